@@ -170,8 +170,12 @@ class Advisory:
 
     @property
     def cves(self) -> Tuple[str, ...]:
-        """CVE ids among id and aliases, in order, without duplicates."""
-        seen = dict.fromkeys(i for i in (self.id, *self.aliases) if i.startswith("CVE-"))
+        """CVE ids among id, aliases and related ids, in order, without duplicates.
+
+        AlmaLinux and Rocky records list their CVEs under `related`, not `aliases`.
+        """
+        ids = (self.id, *self.aliases, *self.related)
+        seen = dict.fromkeys(i for i in ids if i.startswith("CVE-"))
         return tuple(seen)
 
 
