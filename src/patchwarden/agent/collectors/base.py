@@ -1,0 +1,90 @@
+"""Collector plug-in family (STYLE P1/P3/P4): what every collector declares and returns.
+
+A collector reads files under `Context.root` (a mounted filesystem or chroot works the same
+as `/`) and may run commands through `Context.runner` only when `Context.live` is true.
+It returns an `InventoryPart`; a failure is raised as `CollectorFailed` and ends up in
+`Inventory.collector_errors`, never as "no packages" (STYLE E3).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import FrozenSet, Optional, Tuple
+
+from patchwarden.agent.runner import Runner, SubprocessRunner
+from patchwarden.core.errors import InventoryError
+from patchwarden.core.inventory import Kernel, OsRelease, Package, PendingUpdate
+
+
+class CollectorFailed(InventoryError):
+    """A collector could not read its source; names the file and what is wrong."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Requires:
+    """When a collector applies (STYLE P3)."""
+
+    families: FrozenSet[str] = frozenset()
+    """OS families it applies to; empty = any."""
+    live: bool = False
+    """Needs the running system (root is `/`): processes, `uname`, apt-get."""
+
+
+@dataclass
+class Context:
+    """What collectors get: the root to read, how to run commands, what is known so far."""
+
+    root: Path = Path("/")
+    runner: Runner = field(default_factory=SubprocessRunner)
+    os: Optional[OsRelease] = None
+    """Set once the os-release collector has run."""
+    packages: Tuple[Package, ...] = ()
+    """Set once the package collectors have run (the kernel collector reads them)."""
+    online: bool = True
+    """False forbids network use (e.g. `apt-get changelog`) even on a live root."""
+
+    @property
+    def live(self) -> bool:
+        """True when scanning the running system itself."""
+        return os.path.realpath(str(self.root)) == "/"
+
+    def path(self, rel: str) -> Path:
+        """`rel` (absolute or not) resolved under the scanned root."""
+        return self.root / rel.lstrip("/")
+
+
+@dataclass(frozen=True)
+class InventoryPart:
+    """What one collector contributes; None/empty fields contribute nothing."""
+
+    os: Optional[OsRelease] = None
+    packages: Tuple[Package, ...] = ()
+    kernel: Optional[Kernel] = None
+    pending_updates: Tuple[PendingUpdate, ...] = ()
+
+
+class Collector:
+    """Base class: subclasses set `name`, `version`, `requires` and implement `collect`."""
+
+    name: str = ""
+    version: int = 1
+    requires: Requires = Requires()
+
+    def applies(self, ctx: Context) -> bool:
+        """True when this collector should run on `ctx`."""
+        if self.requires.live and not ctx.live:
+            return False
+        if self.requires.families and (ctx.os is None or ctx.os.family not in self.requires.families):
+            return False
+        return True
+
+    def collect(self, ctx: Context) -> InventoryPart:
+        """Read the host; raise CollectorFailed with the path and reason on failure."""
+        raise NotImplementedError

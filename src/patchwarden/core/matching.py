@@ -1,0 +1,326 @@
+"""Matching: is an installed version affected by an advisory entry? (OSV schema §Evaluation)
+
+`evaluate()` is the OSV reference algorithm on pre-built version keys; `match_query()` turns
+one installed package's lookup key and its candidate advisories into `Match` values carrying
+their evidence (STYLE D4) and how they were found (R-D12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from patchwarden.core.advisory import (
+    Advisory,
+    Affected,
+    EventKind,
+    Range,
+    Severity,
+    VendorStatus,
+)
+from patchwarden.core.errors import InvalidVersion
+from patchwarden.core.inventory import Package
+from patchwarden.core.versions import key_function
+
+
+class Method(str, Enum):
+    """How a finding was detected (R-D12)."""
+
+    DISTRO_ADVISORY = "distro-advisory"
+    """A distro advisory evaluated against an installed package version."""
+    RUNNING_KERNEL = "running-kernel"
+    """A kernel advisory evaluated against the running kernel's package."""
+    NEWEST_KERNEL = "newest-kernel"
+    """Kernel of a root that is not booted here: the newest installed kernel stands in."""
+    REPOSITORY_UPDATE = "repository-update"
+    """A security update the host's own repositories offer (repository check)."""
+
+
+class Confidence(str, Enum):
+    """How sure a finding is (DESIGN §4)."""
+
+    CONFIRMED = "confirmed"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+# Vendor statuses that mean "vulnerable and no fixed version published" (R-D9).
+NO_FIX_STATUSES = frozenset({VendorStatus.AFFECTED, VendorStatus.FIX_DEFERRED})
+# Reported only on request: the vendor decided not to fix (Trivy shows them; the Ubuntu
+# tracker's `ignored` lines are of this kind).
+WONT_FIX_STATUSES = frozenset({VendorStatus.WILL_NOT_FIX, VendorStatus.END_OF_LIFE})
+
+_NO_FIX_REASON = {
+    VendorStatus.AFFECTED: "no fix yet: the vendor has published no fixed version",
+    VendorStatus.FIX_DEFERRED: "no fix yet: the vendor deferred the fix",
+    VendorStatus.WILL_NOT_FIX: "the vendor will not fix this",
+    VendorStatus.END_OF_LIFE: "no fix: the package or release is end-of-life for the vendor",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of evaluating one affected entry against one version."""
+
+    fixed_version: str | None
+    """The fix that ends the vulnerable interval the version lies in; None when none is known."""
+    range_type: str
+    """ECOSYSTEM, SEMVER or `versions` (matched by the explicit versions list)."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a family driver asks the index for: one installed package under one key."""
+
+    package: Package
+    ecosystem: str
+    name: str
+    """Name the advisories use: Debian/Ubuntu source, RPM binary, Alpine origin."""
+    version: str
+    """Installed version in that name's scheme (source version for Debian/Ubuntu)."""
+    scheme: str
+    method: Method = Method.DISTRO_ADVISORY
+    confidence: Confidence = Confidence.HIGH
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One finding: an installed binary package affected by one vulnerability."""
+
+    id: str
+    """CVE id when the advisory is about one CVE, else the advisory id (DSA-…, ALSA-…)."""
+    cves: tuple[str, ...]
+    package: str
+    source_package: str
+    installed_version: str
+    fixed_version: str | None
+    severity: Severity
+    cvss: float | None
+    method: Method
+    confidence: Confidence
+    type: str = "linux"
+    exploitable: bool = False
+    epss: float | None = None
+    restart_required: bool = False
+    reason: str = ""
+    advisories: tuple[str, ...] = ()
+    """Ids of every advisory that contributed (evidence)."""
+    ecosystem: str = ""
+    lookup_name: str = ""
+    range_type: str = ""
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scan JSON shape of a finding."""
+        return {
+            "id": self.id,
+            "cves": list(self.cves),
+            "type": self.type,
+            "package": self.package,
+            "source_package": self.source_package,
+            "installed_version": self.installed_version,
+            "fixed_version": self.fixed_version,
+            "severity": self.severity.value,
+            "cvss": self.cvss,
+            "exploitable": self.exploitable,
+            "epss": self.epss,
+            "method": self.method.value,
+            "confidence": self.confidence.value,
+            "restart_required": self.restart_required,
+            "reason": self.reason,
+            "advisories": list(self.advisories),
+            "ecosystem": self.ecosystem,
+            "summary": self.summary,
+        }
+
+
+@dataclass
+class MatchErrors:
+    """Advisory entries that could not be evaluated (STYLE E3: a recorded skip)."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, message: str) -> None:
+        """Record one skipped evaluation."""
+        self.items.append(message)
+
+
+_INTRO_ZERO = (0,)
+_INFINITY = (2,)
+
+
+def _event_key(keyf: Callable[[str], Any], kind: EventKind, version: str) -> tuple[Any, ...]:
+    # Wrap keys so the special values sort right: introduced "0" before everything,
+    # limit "*" after everything (OSV §Special values).
+    if kind is EventKind.INTRODUCED and version == "0":
+        return _INTRO_ZERO
+    if kind is EventKind.LIMIT and "*" in version:
+        return _INFINITY
+    return (1, keyf(version))
+
+
+def _in_range(vkey: tuple[Any, ...], rng: Range, keyf: Callable[[str], Any]) -> str | None | bool:
+    """OSV IncludedInRanges for one range: False if not affected, else the fixed version or None."""
+    events = [(_event_key(keyf, e.kind, e.version), e) for e in rng.events]
+    limits = [k for k, e in events if e.kind is EventKind.LIMIT]
+    if limits and not any(vkey < k for k in limits):
+        return False
+    vulnerable = False
+    # Stable sort by version only: events at equal versions keep the feed's order.
+    for k, evt in sorted(events, key=lambda pair: pair[0]):
+        if evt.kind is EventKind.INTRODUCED and vkey >= k:
+            vulnerable = True
+        elif evt.kind is EventKind.FIXED and vkey >= k or (
+            evt.kind is EventKind.LAST_AFFECTED and vkey > k
+        ):
+            vulnerable = False
+    if not vulnerable:
+        return False
+    fixes = sorted(
+        (k, e.version) for k, e in events if e.kind is EventKind.FIXED and k > vkey
+    )
+    return fixes[0][1] if fixes else None
+
+
+def evaluate(affected: Affected, version: str, scheme: str) -> Verdict | None:
+    """OSV §Evaluation of one `affected` entry at `version`; None when not affected.
+
+    Raises InvalidVersion when the installed version or a range event cannot be parsed.
+    """
+    if affected.status is VendorStatus.NOT_AFFECTED:
+        return None
+    keyf = key_function(scheme)
+    vkey = (1, keyf(version))
+    if affected.versions and any((1, keyf(v)) == vkey for v in affected.versions):
+        return Verdict(fixed_version=_next_fix(affected, vkey, keyf), range_type="versions")
+    ranges = [r for r in affected.ranges if r.type in ("ECOSYSTEM", "SEMVER")]
+    if not ranges and not affected.versions and affected.status is not VendorStatus.FIXED:
+        # A vendor statement without versions ("needed", "will not fix"): all versions.
+        return Verdict(fixed_version=None, range_type="status")
+    for rng in ranges:
+        result = _in_range(vkey, rng, keyf)
+        if result is not False:
+            return Verdict(fixed_version=result if isinstance(result, str) else None,
+                           range_type=rng.type)
+    return None
+
+
+def _next_fix(affected: Affected, vkey: tuple[Any, ...], keyf: Callable[[str], Any]) -> str | None:
+    fixes = sorted(
+        ((1, keyf(e.version)), e.version)
+        for r in affected.ranges
+        for e in r.events
+        if e.kind is EventKind.FIXED
+    )
+    return next((v for k, v in fixes if k > vkey), None)
+
+
+def finding_id(advisory: Advisory) -> str:
+    """The vulnerability a finding is about: the CVE when the advisory has exactly one."""
+    cves = advisory.cves
+    return cves[0] if len(cves) == 1 else advisory.id
+
+
+def match_query(
+    query: Query,
+    candidates: Iterable[tuple[Advisory, Affected]],
+    errors: MatchErrors,
+    include_wont_fix: bool = False,
+) -> list[Match]:
+    """Every advisory among `candidates` that affects the queried package version."""
+    found: list[Match] = []
+    pkg = query.package
+    for advisory, affected in candidates:
+        if advisory.withdrawn:
+            continue
+        if affected.binaries and pkg.name not in affected.binaries:
+            continue  # the source builds this binary, but the advisory names others only
+        if affected.status in WONT_FIX_STATUSES and not include_wont_fix:
+            continue
+        if affected.status is VendorStatus.UNDER_INVESTIGATION:
+            continue  # not yet triaged by the vendor: neither affected nor clean
+        try:
+            verdict = evaluate(affected, query.version, query.scheme)
+        except InvalidVersion as exc:
+            errors.add(f"{advisory.id} {affected.package.ecosystem}/{affected.package.name}: {exc}")
+            continue
+        if verdict is None:
+            continue
+        reason = query.note
+        if verdict.fixed_version is None:
+            reason = _NO_FIX_REASON.get(affected.status, _NO_FIX_REASON[VendorStatus.AFFECTED])
+            if affected.note:
+                reason = f"{reason} ({affected.note})"
+        severity = affected.severity or advisory.severity
+        if severity is Severity.UNKNOWN and advisory.cvss_score is not None:
+            severity = Severity.from_cvss(advisory.cvss_score)
+        found.append(
+            Match(
+                id=finding_id(advisory),
+                cves=advisory.cves,
+                package=pkg.name,
+                source_package=pkg.source,
+                installed_version=pkg.version,
+                fixed_version=verdict.fixed_version,
+                severity=severity,
+                cvss=advisory.cvss_score,
+                method=query.method,
+                confidence=query.confidence,
+                restart_required=advisory.restart_required,
+                reason=reason,
+                advisories=(advisory.id,),
+                ecosystem=query.ecosystem,
+                lookup_name=query.name,
+                range_type=verdict.range_type,
+                summary=advisory.summary,
+            )
+        )
+    return found
+
+
+def merge_matches(matches: Sequence[Match]) -> list[Match]:
+    """One finding per (binary package, vulnerability); evidence from every advisory kept.
+
+    Several feeds may describe one CVE (Ubuntu OSV and the Ubuntu tracker; a DSA and the
+    Debian tracker). A grouped advisory (several CVEs) whose CVEs all have a finding of their
+    own on the same package adds nothing and is folded into them.
+    """
+    merged: dict[tuple[str, str], Match] = {}
+    for m in matches:
+        k = (m.package, m.id)
+        prev = merged.get(k)
+        merged[k] = m if prev is None else _combine(prev, m)
+    kept: list[tuple[str, str]] = []
+    for (pkg, vid), m in merged.items():
+        grouped = not vid.startswith("CVE-") and bool(m.cves)
+        if grouped and all((pkg, c) in merged for c in m.cves):
+            for c in m.cves:
+                per_cve = merged[(pkg, c)]
+                merged[(pkg, c)] = replace(
+                    per_cve, advisories=_union(per_cve.advisories, m.advisories)
+                )
+            continue
+        kept.append((pkg, vid))
+    return [merged[k] for k in kept]
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*a, *b)))
+
+
+def _combine(a: Match, b: Match) -> Match:
+    """Two findings of one vulnerability on one package: keep the most informative."""
+    # A known fix beats "no fix yet" (feeds of one distro agree on the fixed version).
+    base = a if a.fixed_version or not b.fixed_version else b
+    return replace(
+        base,
+        severity=max((a.severity, b.severity), key=lambda s: s.rank),
+        cvss=a.cvss if a.cvss is not None else b.cvss,
+        cves=_union(a.cves, b.cves),
+        advisories=_union(a.advisories, b.advisories),
+        restart_required=a.restart_required or b.restart_required,
+    )

@@ -1,0 +1,50 @@
+"""Findings from the repository check: security updates the host's own repositories offer.
+
+The pending update is the fact (the host's vendor ships a fix it has not installed), so the
+finding stands even when no CVE could be named; it then carries the update as its id and a
+note saying why the CVE list is missing (issue #2 item 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from patchwarden.core.advisory import Severity
+from patchwarden.core.inventory import Inventory, PendingUpdate
+from patchwarden.core.matching import Confidence, Match, Method
+
+
+def update_id(update: PendingUpdate) -> str:
+    """Id of a pending update without CVEs: its advisory, else `repo:source=candidate`."""
+    if update.advisories:
+        return update.advisories[0]
+    source = update.source_package or update.package
+    return f"{update.repository}:{source}={update.candidate_version}"
+
+
+def repository_matches(inv: Inventory) -> list[Match]:
+    """One finding per (package, CVE) of every pending security update."""
+    out: list[Match] = []
+    for upd in inv.pending_updates:
+        base = Match(
+            id=update_id(upd),
+            cves=upd.cves,
+            package=upd.package,
+            source_package=upd.source_package or upd.package,
+            installed_version=upd.installed_version,
+            fixed_version=upd.candidate_version,
+            severity=Severity.parse(upd.severity),
+            cvss=None,
+            method=Method.REPOSITORY_UPDATE,
+            confidence=Confidence.HIGH if upd.cves else Confidence.MEDIUM,
+            restart_required=upd.restart_required,
+            reason=upd.note,
+            advisories=(*upd.advisories, f"{upd.repository}:{upd.candidate_version}"),
+            ecosystem=upd.repository,
+            lookup_name=upd.package,
+        )
+        if not upd.cves:
+            out.append(base)
+            continue
+        out.extend(replace(base, id=cve) for cve in upd.cves)
+    return out

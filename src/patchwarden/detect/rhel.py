@@ -1,0 +1,33 @@
+"""RHEL family: advisories name *binary* packages; versions are EVR with epoch.
+
+AlmaLinux and Rocky Linux rebuild RHEL bit for bit, so a RHEL, CentOS or Oracle host is
+judged against AlmaLinux's OSV data of the same major release (the issue's RHEL 8/9
+manifests are tested that way).
+"""
+
+from __future__ import annotations
+
+from patchwarden.core.inventory import Inventory
+from patchwarden.detect.base import Driver
+
+_ECOSYSTEM_BY_ID = {
+    "almalinux": ("AlmaLinux",),
+    "rocky": ("Rocky Linux", "AlmaLinux"),
+}
+_DEFAULT = ("AlmaLinux",)
+
+
+class RhelDriver(Driver):
+    """RHEL, CentOS, AlmaLinux, Rocky, Oracle: binary name, rpm EVR ordering."""
+
+    family = "rhel"
+    name = "rhel"
+    scheme = "rpm"
+    package_format = "rpm"
+
+    def ecosystems(self, inv: Inventory) -> list[str]:
+        """`AlmaLinux:9` (plus `Rocky Linux:9` first on Rocky hosts)."""
+        major = inv.os.release.split(".", 1)[0]
+        if not major:
+            return []
+        return [f"{eco}:{major}" for eco in _ECOSYSTEM_BY_ID.get(inv.os.id, _DEFAULT)]

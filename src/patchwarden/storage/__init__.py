@@ -1,0 +1,1 @@
+"""Storage adapters: the local advisory store (and, later, the server database)."""

@@ -1,0 +1,293 @@
+"""The local advisory store: one SQLite file per data directory, indexed by (ecosystem, name).
+
+Plain `sqlite3` rather than SQLAlchemy on purpose: the store is a read-mostly lookup cache that
+is bulk-loaded by feed imports (tens of thousands of rows per second) and queried once per
+installed package; each console replica keeps its own copy, like trivy-db. Advisory bodies
+are stored as compact JSON (see `advisory_codec`), affected entries in their own indexed rows.
+
+Imports are transactional: a feed either lands whole (replacing what the same feed location
+imported before) or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Union
+
+from patchwarden.core.advisory import Advisory, Affected, EpssScore, KevEntry
+from patchwarden.core.errors import StoreError
+from patchwarden.storage.advisory_codec import (
+    advisory_from_json,
+    advisory_to_json,
+    affected_from_dict,
+    affected_to_dict,
+)
+
+STORE_FILE = "advisories.db"
+SCHEMA_VERSION = 1
+
+Item = Union[Advisory, KevEntry, EpssScore]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feeds (
+    origin TEXT PRIMARY KEY,          -- kind:location, e.g. osv:/data/almalinux9.zip
+    kind TEXT NOT NULL,
+    location TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
+CREATE TABLE IF NOT EXISTS advisories (
+    pk INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL,
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (source, id)
+);
+CREATE INDEX IF NOT EXISTS advisories_origin ON advisories (origin);
+CREATE TABLE IF NOT EXISTS affected (
+    advisory_pk INTEGER NOT NULL REFERENCES advisories (pk) ON DELETE CASCADE,
+    ecosystem TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS affected_lookup ON affected (ecosystem, name);
+CREATE INDEX IF NOT EXISTS affected_advisory ON affected (advisory_pk);
+CREATE TABLE IF NOT EXISTS kev (
+    cve TEXT PRIMARY KEY, origin TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS epss (
+    cve TEXT PRIMARY KEY, origin TEXT NOT NULL,
+    epss REAL NOT NULL, percentile REAL NOT NULL, date TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class ImportStats:
+    """Outcome of one feed import."""
+
+    kind: str
+    location: str
+    advisories: int = 0
+    affected: int = 0
+    kev: int = 0
+    epss: int = 0
+    replaced: int = 0
+    """Rows this origin had before, removed by the import (atomic replace)."""
+
+    @property
+    def records(self) -> int:
+        """Items stored, whatever their kind."""
+        return self.advisories + self.kev + self.epss
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """One imported feed location."""
+
+    kind: str
+    location: str
+    imported_at: str
+    records: int
+    skipped: int
+    etag: str | None
+    last_modified: str | None
+
+
+class AdvisoryStore:
+    """Read and write access to one advisory store file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"{path}: cannot open the advisory store: {exc}") from exc
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif row[0] != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{path}: advisory store schema {row[0]}, this patchwarden reads {SCHEMA_VERSION};"
+                " delete the file and import the feeds again"
+            )
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> AdvisoryStore:
+        """The store of a data directory."""
+        return cls(data_dir / STORE_FILE)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def __enter__(self) -> AdvisoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def import_items(
+        self,
+        kind: str,
+        location: str,
+        items: Iterable[Item],
+        skipped: Callable[[], int] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> ImportStats:
+        """Store everything `items` yields in one transaction, replacing this origin's rows.
+
+        If iterating `items` raises (a truncated archive half-way), nothing is changed.
+        `skipped` is called after the iteration to learn how many records the parser skipped.
+        """
+        origin = f"{kind}:{location}"
+        db = self._db
+        counts = {"advisories": 0, "affected": 0, "kev": 0, "epss": 0}
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            replaced = db.execute(
+                "SELECT COUNT(*) FROM advisories WHERE origin=?", (origin,)
+            ).fetchone()[0]
+            for table in ("advisories", "kev", "epss"):
+                db.execute(f"DELETE FROM {table} WHERE origin=?", (origin,))
+            for item in items:
+                if isinstance(item, Advisory):
+                    self._put_advisory(origin, item)
+                    counts["advisories"] += 1
+                    counts["affected"] += len(item.affected)
+                elif isinstance(item, KevEntry):
+                    db.execute(
+                        "INSERT OR REPLACE INTO kev VALUES (?, ?, ?)",
+                        (item.cve, origin, json.dumps(item.__dict__)),
+                    )
+                    counts["kev"] += 1
+                elif isinstance(item, EpssScore):
+                    db.execute(
+                        "INSERT OR REPLACE INTO epss VALUES (?, ?, ?, ?, ?)",
+                        (item.cve, origin, item.epss, item.percentile, item.date),
+                    )
+                    counts["epss"] += 1
+            n_skipped = skipped() if skipped is not None else 0
+            db.execute(
+                "INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    origin,
+                    kind,
+                    location,
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    counts["advisories"] + counts["kev"] + counts["epss"],
+                    n_skipped,
+                    etag,
+                    last_modified,
+                ),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return ImportStats(kind=kind, location=location, replaced=replaced, **counts)
+
+    def _put_advisory(self, origin: str, adv: Advisory) -> None:
+        db = self._db
+        # The same (source, id) from another origin: the newest import wins.
+        db.execute("DELETE FROM advisories WHERE source=? AND id=?", (adv.source, adv.id))
+        pk = db.execute(
+            "INSERT INTO advisories (origin, source, id, body) VALUES (?, ?, ?, ?)",
+            (origin, adv.source, adv.id, advisory_to_json(adv)),
+        ).lastrowid
+        db.executemany(
+            "INSERT INTO affected VALUES (?, ?, ?, ?)",
+            [
+                (
+                    pk,
+                    a.package.ecosystem,
+                    a.package.name,
+                    json.dumps(affected_to_dict(a), separators=(",", ":")),
+                )
+                for a in adv.affected
+            ],
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
+        """Every (advisory, affected entry) for a package name under an ecosystem."""
+        rows = self._db.execute(
+            "SELECT a.body, f.body FROM affected f JOIN advisories a ON a.pk = f.advisory_pk"
+            " WHERE f.ecosystem=? AND f.name=?",
+            (ecosystem, name),
+        ).fetchall()
+        return [
+            (advisory_from_json(adv), affected_from_dict(json.loads(aff))) for adv, aff in rows
+        ]
+
+    def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
+        """KEV entries of the given CVEs."""
+        out: dict[str, KevEntry] = {}
+        for chunk in _chunks(cves):
+            marks = ",".join("?" * len(chunk))
+            for cve, body in self._db.execute(
+                f"SELECT cve, body FROM kev WHERE cve IN ({marks})", chunk
+            ):
+                out[cve] = KevEntry(**json.loads(body))
+        return out
+
+    def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
+        """EPSS scores of the given CVEs."""
+        out: dict[str, EpssScore] = {}
+        for chunk in _chunks(cves):
+            marks = ",".join("?" * len(chunk))
+            for cve, score, pct, date in self._db.execute(
+                f"SELECT cve, epss, percentile, date FROM epss WHERE cve IN ({marks})", chunk
+            ):
+                out[cve] = EpssScore(cve=cve, epss=score, percentile=pct, date=date)
+        return out
+
+    def feeds(self) -> list[FeedInfo]:
+        """Imported feed locations, oldest first."""
+        rows = self._db.execute(
+            "SELECT kind, location, imported_at, records, skipped, etag, last_modified"
+            " FROM feeds ORDER BY imported_at"
+        ).fetchall()
+        return [FeedInfo(*r) for r in rows]
+
+    def feed(self, kind: str, location: str) -> FeedInfo | None:
+        """One imported feed location (for conditional downloads)."""
+        row = self._db.execute(
+            "SELECT kind, location, imported_at, records, skipped, etag, last_modified"
+            " FROM feeds WHERE origin=?",
+            (f"{kind}:{location}",),
+        ).fetchone()
+        return FeedInfo(*row) if row else None
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table."""
+        return {
+            t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("advisories", "affected", "kev", "epss")
+        }
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
+    items = list(dict.fromkeys(items))
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
