@@ -1,0 +1,231 @@
+"""`patchwarden` command line: scan, feeds (import, sync, status)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from patchwarden.core.advisory import Severity
+from patchwarden.core.errors import PatchwardenError
+from patchwarden.paths import ENV_DATA_DIR, default_data_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+
+err_console = Console(stderr=True)
+
+
+def data_dir_option(fn: F) -> F:
+    """`--data-dir D` on every command (default `$PATCHWARDEN_DATA_DIR`, else platform dir)."""
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Data directory (default ${ENV_DATA_DIR}, else {default_data_dir()}).",
+    )(fn)
+
+
+def _data_dir(value: Path | None) -> Path:
+    return value if value is not None else default_data_dir()
+
+
+def fail(message: str) -> None:
+    """Print an input error and exit 2."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    sys.exit(EXIT_INPUT)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (skipped records, …).")
+@click.version_option(package_name="patchwarden")
+def main(verbose: bool) -> None:
+    """patchwarden: self-hosted vulnerability management."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@data_dir_option
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    help="Scan this root (a mounted filesystem or chroot) instead of the running system.",
+)
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="[KIND:]PATH",
+    help="Also match against this feed file or directory (not stored). Repeatable.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity if s.rank > 0]),
+    default=None,
+    help="Exit 1 only when a finding of this severity or higher exists.",
+)
+@click.option("--offline", is_flag=True, help="No network at all (no changelog downloads).")
+@click.option(
+    "--include-wont-fix",
+    is_flag=True,
+    help="Also report vulnerabilities the vendor will not fix / has declared end-of-life.",
+)
+def scan(
+    data_dir: Path | None,
+    root: Path,
+    feeds: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    fail_on: str | None,
+    offline: bool,
+    include_wont_fix: bool,
+) -> None:
+    """Inventory this host (or --root) and match it against the advisories.
+
+    Exit code 0 when no findings, 1 when findings (at or above --fail-on), 2 on input errors.
+    """
+    from patchwarden.services.scan import scan_host
+
+    try:
+        result = scan_host(
+            _data_dir(data_dir),
+            root=root,
+            feed_specs=feeds,
+            online=not offline,
+            include_wont_fix=include_wont_fix,
+            progress=None if fmt == "json" else err_console,
+        )
+    except PatchwardenError as exc:
+        fail(str(exc))
+        return
+    from patchwarden.report import print_table, scan_document
+
+    if fmt == "json":
+        text = json.dumps(
+            scan_document(result.inventory, result.matches, result.errors), indent=2
+        )
+        if output:
+            output.write_text(text + "\n")
+        else:
+            click.echo(text)
+    else:
+        if output:
+            with output.open("w") as fh:
+                print_table(Console(file=fh, width=160), result.inventory, result.matches,
+                            result.errors)
+        else:
+            print_table(Console(), result.inventory, result.matches, result.errors)
+    threshold = Severity(fail_on).rank if fail_on else 0
+    failing = [m for m in result.matches if m.severity.rank >= threshold]
+    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+@main.group()
+def feeds() -> None:
+    """Advisory feeds: import local files, sync the official sources, show status."""
+
+
+@feeds.command("import")
+@data_dir_option
+@click.argument("specs", nargs=-1, metavar="[KIND:]PATH...")
+@click.option("--bundled", is_flag=True, help="Import the offline snapshot shipped with patchwarden.")
+def feeds_import(data_dir: Path | None, specs: tuple[str, ...], bundled: bool) -> None:
+    """Import feed files or directories into the local advisory store (transactional)."""
+    from patchwarden.services.feeds import bundled_specs, import_spec
+    from patchwarden.storage.advisory_store import AdvisoryStore
+
+    all_specs = list(specs) + (bundled_specs() if bundled else [])
+    if not all_specs:
+        fail("nothing to import: give [KIND:]PATH arguments or --bundled")
+    try:
+        with AdvisoryStore.in_dir(_data_dir(data_dir)) as store:
+            for spec in all_specs:
+                stats, skipped = import_spec(store, spec, console=err_console)
+                click.echo(
+                    f"{stats.kind}: {stats.location}: {stats.records} records stored"
+                    f" ({stats.affected} affected packages), {skipped} skipped"
+                )
+    except PatchwardenError as exc:
+        fail(str(exc))
+
+
+@feeds.command("sync")
+@data_dir_option
+@click.option("--source", "sources", multiple=True, help="Source name (see `feeds sources`).")
+@click.option("--url", "urls", multiple=True, metavar="NAME=URL", help="Override a source URL.")
+@click.option("--timeout", type=float, default=60.0, show_default=True)
+def feeds_sync(
+    data_dir: Path | None, sources: tuple[str, ...], urls: tuple[str, ...], timeout: float
+) -> None:
+    """Download the official feeds over HTTPS (conditional requests) and import them."""
+    from patchwarden.services.feeds import sync_sources
+
+    overrides = {}
+    for item in urls:
+        name, sep, url = item.partition("=")
+        if not sep or not url:
+            fail(f"--url wants NAME=URL, got {item!r}")
+        overrides[name] = url
+    try:
+        results = sync_sources(
+            _data_dir(data_dir), sources, overrides, timeout=timeout, console=err_console
+        )
+    except PatchwardenError as exc:
+        fail(str(exc))
+        return
+    for line in results:
+        click.echo(line)
+
+
+@feeds.command("sources")
+def feeds_sources() -> None:
+    """List the sources `feeds sync` knows."""
+    from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
+
+    for s in SOURCES.values():
+        mark = "*" if s.name in DEFAULT_SOURCES else " "
+        click.echo(f"{mark} {s.name:<16} {s.kind:<15} {s.url}")
+
+
+@feeds.command("status")
+@data_dir_option
+def feeds_status(data_dir: Path | None) -> None:
+    """What the local advisory store holds."""
+    from patchwarden.storage.advisory_store import AdvisoryStore
+
+    try:
+        with AdvisoryStore.in_dir(_data_dir(data_dir)) as store:
+            for f in store.feeds():
+                click.echo(
+                    f"{f.kind:<15} {f.records:>7} records {f.skipped:>5} skipped"
+                    f"  {f.imported_at}  {f.location}"
+                )
+            counts = store.counts()
+    except PatchwardenError as exc:
+        fail(str(exc))
+        return
+    click.echo(", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+if __name__ == "__main__":
+    main()

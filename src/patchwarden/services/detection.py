@@ -1,0 +1,77 @@
+"""Detect: inventory x advisory index -> findings (DESIGN §1.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from patchwarden.core.inventory import Inventory
+from patchwarden.core.matching import Match, MatchErrors, match_query, merge_matches
+from patchwarden.detect import driver_for
+from patchwarden.detect.repository import repository_matches
+from patchwarden.services.ports import AdvisoryIndex
+
+
+@dataclass
+class Detection:
+    """Findings of one inventory plus what could not be evaluated."""
+
+    matches: list[Match]
+    errors: list[str] = field(default_factory=list)
+    driver: str = ""
+    ecosystems: list[str] = field(default_factory=list)
+
+
+def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False) -> Detection:
+    """Match every package of `inv`, add repository-check findings, enrich, merge."""
+    errors = MatchErrors()
+    found: list[Match] = []
+    driver = driver_for(inv.os)
+    ecosystems: list[str] = []
+    if driver is None:
+        errors.add(
+            f"no detection driver for OS {inv.os.id!r} (family {inv.os.family!r}):"
+            " distro advisories were not matched"
+        )
+    else:
+        ecosystems = driver.ecosystems(inv)
+        if not ecosystems:
+            errors.add(f"{inv.os.name or inv.os.id}: no advisory ecosystem for this release")
+        for query in driver.queries(inv):
+            candidates = index.lookup(query.ecosystem, query.name)
+            if candidates:
+                found.extend(match_query(query, candidates, errors, include_wont_fix))
+    found.extend(repository_matches(inv))
+    merged = _enrich(merge_matches(found), inv, index)
+    merged.sort(key=lambda m: (-m.severity.rank, m.package, m.id))
+    return Detection(
+        matches=merged,
+        errors=errors.items,
+        driver=driver.name if driver else "",
+        ecosystems=ecosystems,
+    )
+
+
+def _enrich(matches: list[Match], inv: Inventory, index: AdvisoryIndex) -> list[Match]:
+    """KEV -> exploitable (R-D10), EPSS, and the OS end-of-life reason (R-D9)."""
+    cves = sorted({c for m in matches for c in m.cves})
+    kev = index.kev(cves) if cves else {}
+    epss = index.epss(cves) if cves else {}
+    eol_note = ""
+    if inv.os.eol:
+        since = f" since {inv.os.eol_date}" if inv.os.eol_date else ""
+        eol_note = f"OS end-of-life{since}: the vendor publishes no more fixes"
+    out = []
+    for m in matches:
+        scores = [epss[c].epss for c in m.cves if c in epss]
+        reason = m.reason
+        if eol_note and m.fixed_version is None:
+            reason = f"{eol_note}; {reason}" if reason else eol_note
+        out.append(
+            replace(
+                m,
+                exploitable=any(c in kev for c in m.cves),
+                epss=max(scores) if scores else None,
+                reason=reason,
+            )
+        )
+    return out

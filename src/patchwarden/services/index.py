@@ -1,0 +1,70 @@
+"""Advisory indexes besides the store: in-memory (for `scan --feed`) and a chain of indexes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from patchwarden.core.advisory import Advisory, Affected, EpssScore, KevEntry
+from patchwarden.services.ports import AdvisoryIndex
+
+
+class MemoryIndex:
+    """An index built in memory from parsed feed items."""
+
+    def __init__(self, items: Iterable[Advisory | KevEntry | EpssScore] = ()) -> None:
+        self._affected: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = defaultdict(list)
+        self._kev: dict[str, KevEntry] = {}
+        self._epss: dict[str, EpssScore] = {}
+        self.add(items)
+
+    def add(self, items: Iterable[Advisory | KevEntry | EpssScore]) -> int:
+        """Index more items; returns how many were added."""
+        n = 0
+        for item in items:
+            n += 1
+            if isinstance(item, Advisory):
+                for aff in item.affected:
+                    self._affected[(aff.package.ecosystem, aff.package.name)].append((item, aff))
+            elif isinstance(item, KevEntry):
+                self._kev[item.cve] = item
+            else:
+                self._epss[item.cve] = item
+        return n
+
+    def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
+        """Every (advisory, affected entry) for `name` under `ecosystem`."""
+        return list(self._affected.get((ecosystem, name), ()))
+
+    def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
+        """KEV entries of the given CVEs."""
+        return {c: self._kev[c] for c in cves if c in self._kev}
+
+    def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
+        """EPSS scores of the given CVEs."""
+        return {c: self._epss[c] for c in cves if c in self._epss}
+
+
+class ChainedIndex:
+    """Several indexes read as one (the store plus feeds given on the command line)."""
+
+    def __init__(self, indexes: Sequence[AdvisoryIndex]) -> None:
+        self.indexes = list(indexes)
+
+    def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
+        """Concatenated lookups of every index."""
+        return [pair for idx in self.indexes for pair in idx.lookup(ecosystem, name)]
+
+    def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
+        """KEV entries from every index."""
+        out: dict[str, KevEntry] = {}
+        for idx in self.indexes:
+            out.update(idx.kev(cves))
+        return out
+
+    def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
+        """EPSS scores from every index."""
+        out: dict[str, EpssScore] = {}
+        for idx in self.indexes:
+            out.update(idx.epss(cves))
+        return out

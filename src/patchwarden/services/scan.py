@@ -1,0 +1,57 @@
+"""Local scan use case: inventory this host (or a root), match, enrich (`patchwarden scan`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from patchwarden.agent.inventory import collect_inventory
+from patchwarden.core.errors import InputError
+from patchwarden.core.inventory import Inventory
+from patchwarden.core.matching import Match
+from patchwarden.services.detection import detect
+from patchwarden.services.feeds import load_index
+from patchwarden.services.index import ChainedIndex
+from patchwarden.services.ports import AdvisoryIndex
+from patchwarden.storage.advisory_store import AdvisoryStore
+
+
+@dataclass
+class ScanResult:
+    """Inventory, findings and the errors met on the way (per collector, per advisory)."""
+
+    inventory: Inventory
+    matches: list[Match]
+    errors: list[str]
+
+
+def scan_host(
+    data_dir: Path,
+    root: Path = Path("/"),
+    feed_specs: Sequence[str] = (),
+    online: bool = True,
+    include_wont_fix: bool = False,
+    progress: Console | None = None,
+) -> ScanResult:
+    """Collect the inventory of `root`, match it against the store plus `feed_specs`."""
+    if not root.exists():
+        raise InputError(f"{root}: no such directory to scan")
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory (--root wants a mounted filesystem or chroot)")
+    extra, errors = load_index(feed_specs)
+    if progress is not None:
+        with progress.status(f"collecting the inventory of {root}"):
+            inv = collect_inventory(root, online=online)
+    else:
+        inv = collect_inventory(root, online=online)
+    errors = [
+        f"collector {e.collector}: {e.path + ': ' if e.path else ''}{e.message}"
+        for e in inv.collector_errors
+    ] + errors
+    with AdvisoryStore.in_dir(data_dir) as store:
+        index: AdvisoryIndex = ChainedIndex([store, extra])
+        found = detect(inv, index, include_wont_fix=include_wont_fix)
+    return ScanResult(inventory=inv, matches=found.matches, errors=errors + found.errors)
