@@ -21,7 +21,8 @@ from rich.progress import (
 
 from patchwarden.core.errors import InputError
 from patchwarden.feeds import FEEDS, detect_kind
-from patchwarden.feeds.base import Item, ParseReport
+from patchwarden.feeds.base import FeedItem as Item
+from patchwarden.feeds.base import ParseReport
 from patchwarden.feeds.download import Progress as DownloadProgress
 from patchwarden.feeds.download import download
 from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
