@@ -68,3 +68,33 @@ class ChainedIndex:
         for idx in self.indexes:
             out.update(idx.epss(cves))
         return out
+
+
+class CachedIndex:
+    """Memoises lookups of another index: many hosts share most of their packages.
+
+    Drop it (build a new one) after a feed import; the cache never goes stale on its own.
+    """
+
+    def __init__(self, inner: AdvisoryIndex, max_entries: int = 200_000) -> None:
+        self.inner = inner
+        self.max_entries = max_entries
+        self._lookups: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = {}
+
+    def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
+        """The inner lookup, computed once per (ecosystem, name)."""
+        key = (ecosystem, name)
+        hit = self._lookups.get(key)
+        if hit is None:
+            if len(self._lookups) >= self.max_entries:
+                self._lookups.clear()
+            hit = self._lookups[key] = self.inner.lookup(ecosystem, name)
+        return hit
+
+    def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
+        """KEV entries (not cached: one query per host)."""
+        return self.inner.kev(cves)
+
+    def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
+        """EPSS scores (not cached: one query per host)."""
+        return self.inner.epss(cves)
