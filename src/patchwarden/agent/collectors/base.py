@@ -15,7 +15,7 @@ from typing import FrozenSet, Optional, Tuple
 
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
-from patchwarden.core.inventory import Kernel, OsRelease, Package, PendingUpdate
+from patchwarden.core.inventory import CollectorError, Kernel, OsRelease, Package, PendingUpdate
 
 
 class CollectorFailed(InventoryError):
@@ -68,6 +68,9 @@ class InventoryPart:
     packages: Tuple[Package, ...] = ()
     kernel: Optional[Kernel] = None
     pending_updates: Tuple[PendingUpdate, ...] = ()
+    warnings: Tuple[CollectorError, ...] = ()
+    """Problems that did not stop the collector (a bad stanza, an empty file); they are
+    appended to `Inventory.collector_errors` so nothing is skipped silently (STYLE E3)."""
 
 
 class Collector:
@@ -81,7 +84,9 @@ class Collector:
         """True when this collector should run on `ctx`."""
         if self.requires.live and not ctx.live:
             return False
-        if self.requires.families and (ctx.os is None or ctx.os.family not in self.requires.families):
+        if self.requires.families and (
+            ctx.os is None or ctx.os.family not in self.requires.families
+        ):
             return False
         return True
 
