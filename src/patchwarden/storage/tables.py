@@ -1,0 +1,187 @@
+"""Console database schema (SQLAlchemy Core). Migrations in `storage/migrations` follow it.
+
+Services read and write through `storage.repositories`, which map rows to core values
+explicitly (STYLE A5); nothing outside `storage` touches these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit ids on PostgreSQL; SQLite wants INTEGER for its rowid alias."""
+
+
+def _ts(name: str, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(32), nullable=False, default="owner"),
+    _ts("created_at", nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _ts("created_at", nullable=False),
+    _ts("last_used_at"),
+)
+
+enrolment_tokens = Table(
+    "enrolment_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+    Column("host_id", String(36)),
+)
+
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("machine_id", String(64), nullable=False, default=""),
+    Column("secret_hash", String(64), nullable=False),
+    Column("agent_version", String(32), nullable=False, default=""),
+    _ts("enrolled_at", nullable=False),
+    _ts("last_seen_at"),
+    _ts("last_inventory_at"),
+    Column("os", JSON, nullable=False, default=dict),
+    Column("kernel", JSON, nullable=False, default=dict),
+    Column("collector_errors", JSON, nullable=False, default=list),
+    Column("packages", Integer, nullable=False, default=0),
+)
+
+inventories = Table(
+    "inventories",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("host_id", String(36), ForeignKey("hosts.id", ondelete="CASCADE"), nullable=False),
+    Column("report_id", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    _ts("received_at", nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    UniqueConstraint("host_id", "report_id", name="uq_inventories_host_report"),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("host_id", String(36), ForeignKey("hosts.id", ondelete="CASCADE"), nullable=False),
+    Column("vuln_id", String(200), nullable=False),
+    Column("affected_key", String(400), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("package", String(255), nullable=False, default=""),
+    Column("source_package", String(255), nullable=False, default=""),
+    Column("installed_version", String(255), nullable=False, default=""),
+    Column("fixed_version", String(255)),
+    Column("cves", JSON, nullable=False, default=list),
+    Column("advisories", JSON, nullable=False, default=list),
+    Column("summary", Text, nullable=False, default=""),
+    Column("severity", String(16), nullable=False),
+    Column("cvss", Float),
+    Column("exploitable", Boolean, nullable=False, default=False),
+    Column("epss", Float),
+    Column("method", String(32), nullable=False),
+    Column("confidence", String(16), nullable=False),
+    Column("restart_required", Boolean, nullable=False, default=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("status", String(32), nullable=False),
+    Column("urgency", Float, nullable=False, default=0.0),
+    Column("bucket", String(16), nullable=False, default="can_wait"),
+    Column("occurrence", Integer, nullable=False, default=1),
+    Column("state_before", String(32)),
+    Column("ignored_reason", Text),
+    Column("ignored_by", String(200)),
+    _ts("first_seen", nullable=False),
+    _ts("last_seen", nullable=False),
+    _ts("undetected_since"),
+    _ts("status_changed_at", nullable=False),
+    UniqueConstraint("host_id", "vuln_id", "affected_key", name="uq_records_identity"),
+)
+Index("ix_records_status_severity", records.c.status, records.c.severity)
+Index("ix_records_host_status", records.c.host_id, records.c.status)
+Index("ix_records_urgency", records.c.urgency.desc(), records.c.id)
+
+record_events = Table(
+    "record_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    _ts("at", nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("from_state", String(32)),
+    Column("to_state", String(32), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)
+Index("ix_record_events_record", record_events.c.record_id, record_events.c.at)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("host_id", String(36), ForeignKey("hosts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("requested_by", String(200), nullable=False, default="system"),
+    _ts("created_at", nullable=False),
+    _ts("claimed_at"),
+    _ts("finished_at"),
+    Column("result", JSON),
+    Column("error", Text),
+)
+Index("ix_jobs_host_status", jobs.c.host_id, jobs.c.status, jobs.c.id)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    _ts("expires_at", nullable=False),
+)
