@@ -1,0 +1,1 @@
+"""apt/dpkg data the repository check reads: indices, policy, changelogs, .deb archives."""

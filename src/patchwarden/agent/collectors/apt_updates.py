@@ -1,0 +1,163 @@
+"""Repository check, apt side: security updates the host's own apt sources already offer.
+
+Works without any external feed (issue item 5): installed debs (from the dpkg collector, which
+runs earlier) against the `*-security` suites in `var/lib/apt/lists`; on a live root apt's own
+candidate (`apt-cache policy`) decides what an upgrade would install. The CVE ids come from the
+candidate's Debian changelog, entries newer than the installed source version, fetched once per
+(source, version) on live, online roots. A pending security update stands even without a
+changelog: the update itself is the fact, and `note` says why its CVE list is empty.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+from patchwarden.agent.apt import changelog as changelog_mod
+from patchwarden.agent.apt.candidates import (
+    SecurityCandidate,
+    apply_policy,
+    find_candidates,
+    policy_query_name,
+)
+from patchwarden.agent.apt.fetch import ChangelogFetcher, FetchRequest, FetchResult, SourceKey
+from patchwarden.agent.apt.lists import (
+    LISTS_DIR,
+    AvailablePackage,
+    find_list_files,
+    load_security_packages,
+)
+from patchwarden.agent.apt.policy import query_policy
+from patchwarden.agent.collectors.base import (
+    Collector,
+    CollectorFailed,
+    Context,
+    InventoryPart,
+    Requires,
+)
+from patchwarden.core.inventory import Package, PendingUpdate
+
+NAME = "apt-updates"
+
+
+class AptUpdatesCollector(Collector):
+    """Pending security updates from apt's lists (+ apt's policy and changelogs when live)."""
+
+    name = NAME
+    version = 1
+    requires = Requires(families=frozenset({"debian", "ubuntu"}))
+
+    def __init__(
+        self,
+        fetch_changelogs: bool = True,
+        workers: int = 4,
+        budget_seconds: float = 300.0,
+    ) -> None:
+        self.fetch_changelogs = fetch_changelogs
+        self.workers = workers
+        self.budget_seconds = budget_seconds
+
+    def collect(self, ctx: Context) -> InventoryPart:
+        """Find pending security updates; raise CollectorFailed when the lists cannot be read."""
+        installed = [p for p in ctx.packages if p.format == "deb"]
+        if not installed:
+            # Without the installed set every answer would read "nothing pending" (STYLE E3).
+            raise CollectorFailed(
+                "no installed deb packages known (the dpkg collector must run first)",
+                "var/lib/dpkg/status",
+            )
+        lists = find_list_files(ctx.path(LISTS_DIR))
+        if not any(item.security for item in lists):
+            raise CollectorFailed(
+                "no security suite among the apt lists: the repository check cannot tell "
+                "which updates are security updates",
+                LISTS_DIR,
+            )
+        offered = load_security_packages(ctx.root, ctx.runner, lists)
+        candidates = find_candidates(installed, offered)
+        if ctx.live and candidates:
+            names = sorted({policy_query_name(c.installed) for c in candidates})
+            candidates = apply_policy(candidates, query_policy(ctx.runner, names))
+        fetched = self._changelogs(ctx, candidates, offered, installed)
+        # Parse each source changelog once, however many binaries of that source are pending.
+        parsed = {
+            key: changelog_mod.parse_changelog(result.text)
+            for key, result in fetched.items()
+            if result.text is not None
+        }
+        updates = tuple(_to_update(c, fetched, parsed) for c in candidates)
+        return InventoryPart(pending_updates=updates)
+
+    def _changelogs(
+        self,
+        ctx: Context,
+        candidates: Sequence[SecurityCandidate],
+        offered: Sequence[AvailablePackage],
+        installed: Sequence[Package],
+    ) -> Dict[SourceKey, FetchResult]:
+        """One changelog per (source, version), or a result that says why there is none."""
+        keys = {_source_key(c) for c in candidates}
+        if not ctx.live:
+            return {k: FetchResult(None, "changelog not fetched (not a live root)") for k in keys}
+        if not ctx.online:
+            return {k: FetchResult(None, "changelog not fetched (offline)") for k in keys}
+        if not self.fetch_changelogs:
+            return {k: FetchResult(None, "changelog not fetched (disabled)") for k in keys}
+        arches: Set[str] = {p.arch for p in installed} | {"all"}
+        binaries: Dict[SourceKey, List[AvailablePackage]] = {}
+        for item in offered:
+            key = (item.source, item.source_version)
+            if key in keys and item.arch in arches:
+                binaries.setdefault(key, []).append(item)
+        requests = [
+            FetchRequest(k[0], k[1], tuple(sorted(binaries.get(k, []), key=lambda b: b.size)))
+            for k in sorted(keys)
+        ]
+        fetcher = ChangelogFetcher(ctx.runner, self.workers, self.budget_seconds)
+        return fetcher.fetch_all(requests)
+
+
+def _source_key(cand: SecurityCandidate) -> SourceKey:
+    """The source upload whose changelog describes this candidate."""
+    return (cand.offered.source, cand.offered.source_version)
+
+
+def _to_update(
+    cand: SecurityCandidate,
+    fetched: Dict[SourceKey, FetchResult],
+    parsed: Dict[SourceKey, List[changelog_mod.ChangelogEntry]],
+) -> PendingUpdate:
+    """Combine the candidate with what its source changelog says since the installed version."""
+    key = _source_key(cand)
+    result = fetched.get(key) or FetchResult(None, "changelog not fetched")
+    notes = [cand.note] if cand.note else []
+    cves: Tuple[str, ...] = ()
+    advisories: Tuple[str, ...] = ()
+    severity: Optional[str] = None
+    if result.text is None:
+        notes.append(result.note or "changelog unavailable")
+    else:
+        findings = changelog_mod.newer_than(parsed[key], cand.installed.source_ver)
+        cves, advisories, severity = findings.cves, findings.advisories, findings.urgency
+        if not findings.reached_installed:
+            notes.append(
+                f"installed source version {cand.installed.source_ver} not found in the "
+                f"changelog ({result.method}): all its entries were counted"
+            )
+        if not cves:
+            notes.append(
+                f"changelog ({result.method}) names no CVE in entries newer than "
+                f"{cand.installed.source_ver}"
+            )
+    return PendingUpdate(
+        package=cand.installed.name,
+        installed_version=cand.installed.version,
+        candidate_version=cand.candidate_version,
+        repository=cand.offered.dist,
+        source_package=cand.offered.source,
+        advisories=advisories,
+        cves=cves,
+        severity=severity,
+        # Debian changelogs carry no reboot flag; restart needs are the restart detector's job.
+        restart_required=False,
+        note="; ".join(notes),
+    )
