@@ -27,8 +27,8 @@ def split(version: str) -> Tuple[int, str, str]:
         epoch = int(head)
     # Policy §5.6.12: the revision is everything after the *last* hyphen; "0" when absent
     # (dpkg treats "1.0" and "1.0-0" as equal).
-    upstream, _, revision = text.rpartition("-")
-    if not upstream:
+    upstream, sep, revision = text.rpartition("-")
+    if not sep:
         upstream, revision = text, ""
     if not upstream:
         raise InvalidVersion("dpkg", version, "empty upstream version")

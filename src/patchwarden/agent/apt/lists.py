@@ -31,7 +31,8 @@ _LIST_NAME = re.compile(
     r"^(?P<prefix>.+)_dists_(?P<dist>.+)_(?P<component>[^_]+)_binary-(?P<arch>[^_]+)"
     r"_Packages(?:\.(?P<ext>lz4|gz|xz|bz2|zst))?$"
 )
-_SOURCE_FIELD = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?$")
+# `Source: name [(version)]`; package names per Debian Policy §5.6.1.
+_SOURCE_FIELD = re.compile(r"^(?P<name>[a-z0-9][a-z0-9+.-]+)(?:\s+\((?P<version>[^)\s]+)\))?$")
 
 
 @dataclass(frozen=True)
