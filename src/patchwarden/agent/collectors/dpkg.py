@@ -13,6 +13,7 @@ stanza is usable, or a vcpkg `status` file (same syntax, Windows ports), fails t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -34,9 +35,17 @@ STATUS_D = "var/lib/dpkg/status.d"
 # deinstall/purge/hold but still installed is still on disk, so still vulnerable.
 INSTALLED_STATES = frozenset({"installed", "triggers-awaited", "triggers-pending"})
 
-_WANTED = ("Package", "Version", "Architecture", "Source", "Status", "Origin")
-# Fields only vcpkg writes into its dpkg-like `installed/vcpkg/status` file.
-_VCPKG_FIELDS = ("Abi", "Feature", "Type")
+# Stanzas are separated by one or more empty (or blank) lines.
+_SEPARATOR_RE = re.compile(r"\n(?:[ \t]*\n)+")
+# The fields we keep; Abi/Feature/Type are only written by vcpkg (its dpkg-like status file).
+# Patterns start at "\n" (each stanza is searched with one prepended): a literal first
+# character is much faster for `re` than `^` with MULTILINE.
+_FIELD_RE = re.compile(
+    r"\n(Package|Version|Architecture|Source|Status|Origin|Abi|Feature|Type):([^\n]*)"
+)
+# A line that is neither a continuation (leading blank) nor `Name:` with a one-word ASCII
+# field name (deb822: printable characters except space and colon).
+_BAD_LINE_RE = re.compile(r"\n(?=[^ \t\n])(?![!-9;-~]+:)")
 
 
 @dataclass(frozen=True)
@@ -60,43 +69,43 @@ def parse_status(text: str, source: str = STATUS, default_installed: bool = Fals
     packages: List[Package] = []
     problems: List[str] = []
     stanzas = 0
-    fields: Dict[str, str] = {}
-    current: Optional[str] = None
+    text = text.replace("\r\n", "\n")
+    # One search over the whole text; stanzas are only searched one by one when it finds
+    # something (a broken file), which keeps the common case fast.
+    any_bad = _BAD_LINE_RE.search("\n" + text) is not None
+    line = 1  # line number of text[start]
     start = 0
-    bad_lines: List[str] = []
-    lines = text.splitlines()
-    lines.append("")
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            if fields or bad_lines:
-                stanzas += 1
+    # Regexes do the per-line work in C; Python only loops over stanzas.
+    for sep in [*_SEPARATOR_RE.finditer(text), None]:
+        end = sep.start() if sep else len(text)
+        stanza = text[start:end]
+        lead = len(stanza) - len(stanza.lstrip("\n"))
+        stanza_line = line + lead
+        stanza = stanza[lead:]
+        if stanza and not stanza.isspace():
+            stanzas += 1
+            fields = {k: v.strip() for k, v in _FIELD_RE.findall("\n" + stanza)}
+            bad = _BAD_LINE_RE.search("\n" + stanza) if any_bad else None
+            if bad or stanza[0] in " \t":
+                # A stanza with a broken line may have lost fields: report, do not guess.
+                at = bad.start() if bad else 0  # offset in stanza of the bad line
+                number = stanza_line + stanza.count("\n", 0, at)
+                bad_line = stanza[at:].split("\n", 1)[0]
+                what = f"not a 'Field: value' line: {bad_line[:60]!r}"
+                if not bad:
+                    what = "continuation line outside a field"
+                label = f" (stanza {fields['Package']!r})" if "Package" in fields else ""
+                problems.append(f"line {number}: {what}{label}")
+            else:
                 pkg, why = _package(fields, default_installed, source)
-                if bad_lines:
-                    # A stanza with a broken line may have lost fields: report, do not guess.
-                    label = f" (stanza {fields['Package']!r})" if "Package" in fields else ""
-                    problems.append(bad_lines[0] + label)
-                elif pkg is not None:
+                if pkg is not None:
                     packages.append(pkg)
                 elif why:
-                    problems.append(f"line {start}: {why}")
-            fields, current, bad_lines = {}, None, []
-            continue
-        if not fields and not bad_lines:
-            start = number
-        first = line[0]
-        if first == " " or first == "\t":
-            # Continuation of a multi-line field; only Description/Conffiles etc. have them.
-            if current is None:
-                bad_lines.append(f"line {number}: continuation line outside a field")
-            continue
-        key, sep, value = line.partition(":")
-        if not sep or not key or " " in key:
-            bad_lines.append(f"line {number}: not a 'Field: value' line: {line[:60]!r}")
-            current = None
-            continue
-        current = key
-        if key in _WANTED or key in _VCPKG_FIELDS:
-            fields[key] = value.strip()
+                    problems.append(f"line {stanza_line}: {why}")
+        if sep is None:
+            break
+        line += text.count("\n", start, sep.end())
+        start = sep.end()
     if not packages and problems:
         raise CollectorFailed(f"no usable dpkg stanza; first problem: {problems[0]}", source)
     return StatusParse(tuple(packages), tuple(problems), stanzas)
