@@ -177,3 +177,17 @@ def test_this_machine() -> None:
     assert inv.host.hostname
     assert "dpkg@1" in inv.collectors
     assert not [e for e in inv.collector_errors if e.collector in ("dpkg", "os-release")]
+
+
+def test_distroless_ubuntu_kernel_packages_from_status_d(tmp_path: Path) -> None:
+    """syft's `deinstall` entry: one installed linux-image, one left as config-files only."""
+    put(tmp_path, "var/lib/dpkg/status.d/linux", HOSTS / "dpkg/syft-status.d/deinstall")
+    inv = collect_inventory(tmp_path, runner=FakeRunner())
+    assert [(p.name, p.source) for p in inv.packages] == [
+        ("linux-image-6.14.0-1012-aws", "linux-signed-aws-6.14")
+    ]
+    assert [(k.name, k.release) for k in inv.kernel.installed] == [
+        ("linux-image-6.14.0-1012-aws", "6.14.0-1012-aws")
+    ]
+    assert inv.kernel.newest_installed == "6.14.0-1012-aws"
+    assert (inv.kernel.running, inv.kernel.boot_default) == (None, None)

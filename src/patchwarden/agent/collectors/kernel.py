@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from patchwarden.agent.collectors.base import Collector, Context, InventoryPart
 from patchwarden.agent.collectors.os_release import parse_key_values
@@ -96,7 +96,7 @@ def _kernel_release(pkg: Package) -> Optional[Tuple[int, str]]:
 
 def on_disk_releases(root: Path) -> List[str]:
     """Kernel releases with an image in `boot/` or a module tree in `lib/modules/`."""
-    found = set()
+    found: Set[str] = set()
     boot = root / "boot"
     if boot.is_dir():
         found.update(p.name[len("vmlinuz-") :] for p in boot.glob("vmlinuz-*"))
