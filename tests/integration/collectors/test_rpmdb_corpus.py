@@ -104,7 +104,7 @@ def place(root: Path, case: str, directory: str = "var/lib/rpm") -> Path:
 def test_collector_prefers_sysimage_and_leaves_no_sqlite_side_files(tmp_path: Path) -> None:
     db = place(tmp_path, "go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite", "usr/lib/sysimage/rpm")
     place(tmp_path, "go-rpmdb/libuuid/Packages")
-    assert find_database(tmp_path) == "usr/lib/sysimage/rpm/rpmdb.sqlite"
+    assert find_database(Context(root=tmp_path)) == "usr/lib/sysimage/rpm/rpmdb.sqlite"
     part = RpmCollector().collect(Context(root=tmp_path))
     assert len(part.packages) == 129
     assert sorted(p.name for p in db.parent.iterdir()) == ["rpmdb.sqlite"]

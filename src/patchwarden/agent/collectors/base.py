@@ -8,10 +8,11 @@ It returns an `InventoryPart`; a failure is raised as `CollectorFailed` and ends
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import FrozenSet, Optional, Tuple
+from typing import FrozenSet, List, Optional, Tuple
 
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
@@ -56,8 +57,46 @@ class Context:
         return os.path.realpath(str(self.root)) == "/"
 
     def path(self, rel: str) -> Path:
-        """`rel` (absolute or not) resolved under the scanned root."""
-        return self.root / rel.lstrip("/")
+        """`rel` (absolute or not) resolved under the scanned root.
+
+        On a mounted root, symlinks are followed as if the root were `/` (chroot semantics),
+        so `etc/os-release -> /usr/lib/os-release` never reads the scanning host's file.
+        """
+        if self.live:
+            return self.root / rel.lstrip("/")
+        return resolve_in_root(self.root, rel)
+
+
+_MAX_SYMLINKS = 40  # Linux's own limit before ELOOP
+
+
+def resolve_in_root(root: Path, rel: str) -> Path:
+    """`root/rel` with every symlink on the way resolved inside `root`, never outside it.
+
+    Absolute link targets restart at `root`, `..` stops at `root`. Components that do not
+    exist are kept as they are; raise OSError (ELOOP) on a symlink loop.
+    """
+    todo = [p for p in rel.split("/") if p not in ("", ".")]
+    done: List[str] = []
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = root.joinpath(*done, part)
+        if candidate.is_symlink():
+            links += 1
+            if links > _MAX_SYMLINKS:
+                raise OSError(errno.ELOOP, "too many levels of symbolic links", str(candidate))
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                done = []
+            todo = [p for p in target.split("/") if p not in ("", ".")] + todo
+            continue
+        done.append(part)
+    return root.joinpath(*done)
 
 
 @dataclass(frozen=True)
@@ -84,11 +123,8 @@ class Collector:
         """True when this collector should run on `ctx`."""
         if self.requires.live and not ctx.live:
             return False
-        if self.requires.families and (
-            ctx.os is None or ctx.os.family not in self.requires.families
-        ):
-            return False
-        return True
+        families = self.requires.families
+        return not families or (ctx.os is not None and ctx.os.family in families)
 
     def collect(self, ctx: Context) -> InventoryPart:
         """Read the host; raise CollectorFailed with the path and reason on failure."""

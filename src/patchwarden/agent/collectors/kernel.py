@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from patchwarden.agent.collectors.base import Collector, Context, InventoryPart
@@ -94,13 +93,13 @@ def _kernel_release(pkg: Package) -> Optional[Tuple[int, str]]:
     return None
 
 
-def on_disk_releases(root: Path) -> List[str]:
+def on_disk_releases(ctx: Context) -> List[str]:
     """Kernel releases with an image in `boot/` or a module tree in `lib/modules/`."""
     found: Set[str] = set()
-    boot = root / "boot"
+    boot = ctx.path("boot")
     if boot.is_dir():
         found.update(p.name[len("vmlinuz-") :] for p in boot.glob("vmlinuz-*"))
-    for modules in (root / "lib" / "modules", root / "usr" / "lib" / "modules"):
+    for modules in (ctx.path("lib/modules"), ctx.path("usr/lib/modules")):
         if modules.is_dir():
             found.update(p.name for p in modules.iterdir() if p.is_dir())
     # Rescue images (vmlinuz-0-rescue-<machine-id>) are copies, not kernels of their own.
@@ -143,7 +142,7 @@ class KernelCollector(Collector):
         packaged = {k.release for k in installed}
         installed.extend(
             KernelPackage(name="", version="", release=r)
-            for r in on_disk_releases(ctx.root)
+            for r in on_disk_releases(ctx)
             if r not in packaged
         )
         installed.sort(key=lambda k: release_key(k.release))

@@ -47,11 +47,11 @@ _TAGS = frozenset(
 )
 
 
-def find_database(root: Path) -> Optional[str]:
-    """Relative path of the rpm database under `root`, or None when there is none."""
+def find_database(ctx: Context) -> Optional[str]:
+    """Relative path of the rpm database under the scanned root, or None when there is none."""
     seen = set()
     for directory in DB_DIRS:
-        path = root / directory
+        path = ctx.path(directory)
         if not path.is_dir():
             continue
         # Fedora links var/lib/rpm to usr/lib/sysimage/rpm: look at each real dir once.
@@ -138,11 +138,11 @@ class RpmCollector(Collector):
 
     def applies(self, ctx: Context) -> bool:
         """Only roots that have an rpm database."""
-        return find_database(ctx.root) is not None
+        return find_database(ctx) is not None
 
     def collect(self, ctx: Context) -> InventoryPart:
         """Read every header; a corrupt file fails, a bad header becomes a warning."""
-        rel = find_database(ctx.root)
+        rel = find_database(ctx)
         if rel is None:
             raise CollectorFailed("no rpm database found", DB_DIRS[-1])
         try:
