@@ -281,8 +281,8 @@ class OsReleaseCollector(Collector):
     version = 1
 
     def __init__(self, today: Optional[datetime.date] = None) -> None:
+        """`today` is the day EOL is judged against; None means the real today."""
         self.today = today
-        """Date EOL is judged against; None = the real today (tests inject one)."""
 
     def collect(self, ctx: Context) -> InventoryPart:
         """Identify the OS of `ctx.root`; notes on odd files become warnings."""
