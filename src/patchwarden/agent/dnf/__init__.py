@@ -1,0 +1,1 @@
+"""dnf/yum output the repository check reads: `updateinfo` and `check-update`."""
