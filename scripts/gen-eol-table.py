@@ -41,6 +41,12 @@ PRODUCTS = {
 }
 
 
+# Debian LTS is free and ships through the same debian-security archive as regular security
+# support, so a Debian release is end-of-life only when LTS ends (`eoes` on endoflife.date).
+# Ubuntu ESM and RHEL ELS are paid extras: standard support end stays the EOL there.
+FREE_EXTENDED_SUPPORT = {"debian"}
+
+
 def front_matter(path: Path) -> Dict[str, Any]:
     """The YAML front matter of one endoflife.date product file."""
     text = path.read_text(encoding="utf-8")
@@ -70,6 +76,8 @@ def rows(source: Path) -> List[Tuple[str, str, str, str]]:
         for release in front_matter(path)["releases"]:
             cycle = str(release["releaseCycle"])
             eol = eol_value(path, cycle, release.get("eol"))
+            if os_id in FREE_EXTENDED_SUPPORT and release.get("eoes"):
+                eol = eol_value(path, cycle, release["eoes"])
             codename = str(release.get("codename") or "").split(" ")[0].lower()
             out.append((os_id, cycle, eol, codename))
     return out
@@ -81,7 +89,7 @@ def render(table: List[Tuple[str, str, str, str]]) -> str:
         '"""End-of-life dates of distribution releases (generated: do not edit).',
         "",
         "Regenerate with `scripts/gen-eol-table.py`; the facts come from endoflife.date",
-        '(MIT licence). `eol` is the end of standard support; "" means no end date announced.',
+        '(MIT licence). `eol` is the end of standard support (Debian: of LTS); "" means no end date announced.',
         '"""',
         "",
         "from __future__ import annotations",

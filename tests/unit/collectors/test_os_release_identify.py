@@ -22,11 +22,13 @@ def test_parse_key_values_quotes_escapes_comments() -> None:
 
 @pytest.mark.parametrize(
     ("today", "eol"),
-    [(datetime.date(2026, 7, 11), False), (datetime.date(2026, 7, 12), True)],
+    [(datetime.date(2028, 6, 30), False), (datetime.date(2028, 7, 1), True)],
 )
 def test_eol_is_judged_against_the_injected_day(today: datetime.date, eol: bool) -> None:
+    # Debian 12's regular security support ended 2026-07-11, but Debian LTS goes on in the
+    # same debian-security archive until 2028-06-30: only then is bookworm end-of-life.
     release, notes = identify({"etc/os-release": BOOKWORM}, today)
-    assert (release.release, release.eol, release.eol_date) == ("12", eol, "2026-07-11")
+    assert (release.release, release.eol, release.eol_date) == ("12", eol, "2028-06-30")
     assert notes == ()
 
 

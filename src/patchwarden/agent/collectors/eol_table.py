@@ -1,7 +1,7 @@
 """End-of-life dates of distribution releases (generated: do not edit).
 
 Regenerate with `scripts/gen-eol-table.py`; the facts come from endoflife.date
-(MIT licence). `eol` is the end of standard support; "" means no end date announced.
+(MIT licence). `eol` is the end of standard support (Debian: of LTS); "" means no end date announced.
 """
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ from typing import Dict, Tuple
 
 EOL_TABLE: Dict[Tuple[str, str], Tuple[str, str]] = {
     # (os-release ID, release): (eol ISO date or "", lower-case codename or "")
-    ("debian", "13"): ("2028-08-09", "trixie"),
-    ("debian", "12"): ("2026-07-11", "bookworm"),
-    ("debian", "11"): ("2024-08-14", "bullseye"),
-    ("debian", "10"): ("2022-09-10", "buster"),
-    ("debian", "9"): ("2020-07-18", "stretch"),
-    ("debian", "8"): ("2018-06-17", "jessie"),
-    ("debian", "7"): ("2016-04-25", "wheezy"),
-    ("debian", "6"): ("2014-05-31", "squeeze"),
+    ("debian", "13"): ("2030-06-30", "trixie"),
+    ("debian", "12"): ("2028-06-30", "bookworm"),
+    ("debian", "11"): ("2026-08-31", "bullseye"),
+    ("debian", "10"): ("2024-06-30", "buster"),
+    ("debian", "9"): ("2022-07-01", "stretch"),
+    ("debian", "8"): ("2020-06-30", "jessie"),
+    ("debian", "7"): ("2018-05-31", "wheezy"),
+    ("debian", "6"): ("2016-02-29", "squeeze"),
     ("debian", "5"): ("2012-02-06", "lenny"),
     ("debian", "4"): ("2010-02-15", "etch"),
     ("debian", "3.1"): ("2008-03-31", "sarge"),
     ("debian", "3.0"): ("2006-06-30", "woody"),
     ("debian", "2.2"): ("2003-06-30", "potato"),
-    ("debian", "2.1"): ("2000-09-30", "slink"),
+    ("debian", "2.1"): ("2000-10-30", "slink"),
     ("debian", "2.0"): ("1999-02-15", "hamm"),
     ("debian", "1.3"): ("1998-12-08", "bo"),
     ("debian", "1.2"): ("1997-10-23", "rex"),
