@@ -1,8 +1,8 @@
 """Read the files of a feed one at a time, from a directory, a zip, a tarball or one file.
 
-Archives are streamed: a tar is read member by member (`r|*`), so a 74 MB UCT tarball is
-never held in memory, and a zip member is read only when its turn comes. A truncated or
-corrupt archive raises `FeedError` naming the archive (and the last good member).
+Archives are streamed: a tar is read member by member, so a 74 MB UCT tarball is never held
+in memory, and a zip member is read only when its turn comes. A truncated or corrupt archive
+raises `FeedError` naming the archive (and the last good member).
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ def _zip_members(path: Path, wanted: Callable[[str], bool], ignored: list[str]) 
 def _tar_members(path: Path, wanted: Callable[[str], bool], ignored: list[str]) -> Iterator[Member]:
     last = "(none)"
     try:
-        with tarfile.open(path, "r|*") as archive:
+        # "r:*", not the pipe mode "r|*": through GzipFile/LZMAFile a cut-off archive raises
+        # EOFError, while the pipe mode silently ends at the cut (seen with a truncated .gz).
+        with tarfile.open(path, "r:*") as archive:
             for info in archive:
                 if not info.isfile():
                     continue

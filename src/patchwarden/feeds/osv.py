@@ -142,7 +142,7 @@ def _load(name: str, data: bytes) -> list[Any]:
             doc = json.loads(data)
     except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
         kind = "YAML" if name.lower().endswith((".yaml", ".yml")) else "JSON"
-        raise ValueError(f"{name}: not valid {kind}: {exc}") from exc
+        raise ValueError(f"not valid {kind}: {exc}") from exc
     return doc if isinstance(doc, list) else [doc]
 
 
