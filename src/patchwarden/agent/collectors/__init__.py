@@ -1,7 +1,7 @@
 """Inventory collectors (STYLE P1/P2): one module per source, registered here in run order.
 
 Order matters: os-release first (later collectors read `ctx.os`), then the package
-databases, then the kernel collector, which reads `ctx.packages`. Duplicate names are
+databases, then the kernel collector and the repository check, which read `ctx.packages`. Duplicate names are
 rejected. To add a collector, add one `_register` line in the right place.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Dict
 
 from patchwarden.agent.collectors.apk import ApkCollector
+from patchwarden.agent.collectors.apt_updates import AptUpdatesCollector
 from patchwarden.agent.collectors.base import Collector
+from patchwarden.agent.collectors.dnf_updates import DnfUpdatesCollector
 from patchwarden.agent.collectors.dpkg import DpkgCollector
 from patchwarden.agent.collectors.kernel import KernelCollector
 from patchwarden.agent.collectors.os_release import OsReleaseCollector
@@ -32,3 +34,6 @@ _register(DpkgCollector())
 _register(RpmCollector())
 _register(ApkCollector())
 _register(KernelCollector())
+# The repository check (issue #2 item 5) reads ctx.packages too.
+_register(AptUpdatesCollector())
+_register(DnfUpdatesCollector())
