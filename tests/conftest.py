@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tests.pg import PostgresServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,3 +29,52 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was started with --update-golden."""
     return bool(request.config.getoption("--update-golden"))
+
+
+# -- databases (DESIGN §3 Storage) --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (each xdist worker starts its own)."""
+    from tests.pg import running_postgres  # psycopg is a server-side dependency
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PostgresServer) -> str:
+    """URL of one database on the session's PostgreSQL server, shared by the session."""
+    return pg_server.create_database("patchwarden_session")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty console database on each backend: a SQLite file under `tmp_path`, or a fresh
+    PostgreSQL database (dropped after the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'patchwarden.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = server.create_database(name)
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on `db_url` after migrating it to the newest schema."""
+    from patchwarden.storage.db import make_engine
+    from patchwarden.storage.migrate import upgrade
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()

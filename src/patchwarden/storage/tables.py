@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -23,6 +22,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from patchwarden.storage.types import UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,7 +39,8 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _ts(name: str, nullable: bool = True) -> Column:  # type: ignore[type-arg]
-    return Column(name, DateTime(timezone=True), nullable=nullable)
+    # UtcDateTime, not DateTime(timezone=True): SQLite would drop the zone (see storage.types).
+    return Column(name, UtcDateTime(), nullable=nullable)
 
 
 users = Table(
@@ -133,6 +135,7 @@ records = Table(
     _ts("first_seen", nullable=False),
     _ts("last_seen", nullable=False),
     _ts("undetected_since"),
+    _ts("offline_since"),
     _ts("status_changed_at", nullable=False),
     UniqueConstraint("host_id", "vuln_id", "affected_key", name="uq_records_identity"),
 )
@@ -168,8 +171,12 @@ jobs = Table(
     _ts("finished_at"),
     Column("result", JSON),
     Column("error", Text),
+    # Claims so far: a job whose agent dies on it every time must end as failed, not loop.
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
 )
 Index("ix_jobs_host_status", jobs.c.host_id, jobs.c.status, jobs.c.id)
+# requeue_stale scans claimed jobs by claim time; the table keeps every finished job.
+Index("ix_jobs_status_claimed", jobs.c.status, jobs.c.claimed_at)
 
 settings = Table(
     "settings",

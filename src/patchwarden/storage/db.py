@@ -1,0 +1,136 @@
+"""The console database engine: SQLite (default) or PostgreSQL 15 through psycopg 3.
+
+SQLite is tuned for a multi-threaded server on every new connection (DESIGN §3 Storage):
+WAL so readers never block the writer, `synchronous=NORMAL` (durable at checkpoints, safe in
+WAL mode), a `busy_timeout` so writers queue instead of failing, and `foreign_keys=ON`
+because SQLite enforces no foreign keys by default.
+
+Transactions: SQLAlchemy, not the `sqlite3` module, emits BEGIN (the driver's legacy mode
+skips BEGIN before SELECT and DDL, which breaks repeatable reads and transactional DDL; see
+SQLAlchemy's SQLite dialect docs, "Enabling Non-Legacy SQLite Transactional Modes").
+`transaction(engine)` starts write transactions with `BEGIN IMMEDIATE`: a deferred
+transaction that reads and then writes cannot wait for the write lock once another writer
+has committed (SQLITE_BUSY_SNAPSHOT, no retry by `busy_timeout`), whereas an immediate one
+queues for the lock up front.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Union
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_DATABASE_URL = "PATCHWARDEN_DATABASE_URL"
+DATABASE_FILE = "patchwarden.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# UPDATE … RETURNING (the job queue) and INSERT … ON CONFLICT … RETURNING (leases).
+MIN_SQLITE = (3, 35, 0)
+
+_BEGIN_OPTION = "patchwarden_sqlite_begin"
+"""Execution option naming the BEGIN variant SQLite transactions start with."""
+
+
+def default_database_url(data_dir: Union[Path, str]) -> str:
+    """`sqlite:///<data_dir>/patchwarden.db`."""
+    return f"sqlite:///{Path(data_dir) / DATABASE_FILE}"
+
+
+def database_url(data_dir: Union[Path, str]) -> str:
+    """`$PATCHWARDEN_DATABASE_URL` when set, else the SQLite file in `data_dir`."""
+    return os.environ.get(ENV_DATABASE_URL) or default_database_url(data_dir)
+
+
+def normalise_url(url: str) -> str:
+    """Route PostgreSQL URLs to psycopg 3 (`postgresql://` and `postgres://` would pick
+    psycopg2, which we do not ship); reject databases we do not support."""
+    try:
+        parsed = make_url(re.sub(r"^postgres://", "postgresql://", url))
+    except ArgumentError as exc:
+        raise ValueError(f"database URL is not a URL ({exc})") from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "postgresql" and driver in ("psycopg2", "psycopg"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite" and driver == "pysqlite":
+        return url
+    raise ValueError(
+        f"database URL {shown}: patchwarden supports sqlite:/// (stdlib sqlite3) and "
+        "postgresql:// (psycopg 3) only"
+    )
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for the console database at `url` (SQLite or PostgreSQL).
+
+    Extra keyword arguments go to `sqlalchemy.create_engine` (e.g. `echo=True`).
+    """
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "postgresql":
+        # Server threads each hold a connection for one request; pre-ping drops connections
+        # a PostgreSQL restart or idle timeout killed instead of failing the next request.
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} is too old for the console database: "
+            f"need {'.'.join(map(str, MIN_SQLITE))} or newer (UPDATE … RETURNING)"
+        )
+    if make_url(url).database not in (None, "", ":memory:"):
+        # File databases get a QueuePool shared by server threads (SQLAlchemy turns off
+        # check_same_thread for them); SQLite itself serialises writers.
+        kwargs.setdefault("pool_size", 8)
+        kwargs.setdefault("max_overflow", 16)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def is_sqlite(bind: Union[Engine, Connection]) -> bool:
+    """True when `bind` talks to SQLite."""
+    return bind.dialect.name == "sqlite"
+
+
+@contextmanager
+def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
+    """A connection inside one transaction: COMMIT when the block ends, ROLLBACK if it raises.
+
+    `write=True` (the unit of work) takes SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`),
+    waiting up to the busy timeout for other writers; `write=False` begins a deferred
+    (read) transaction. PostgreSQL ignores the flag.
+    """
+    with engine.connect() as conn:
+        if write and is_sqlite(engine):
+            conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        with conn.begin():
+            yield conn
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Hand BEGIN over to SQLAlchemy (see `_sqlite_on_begin`); the driver still sends
+    # COMMIT/ROLLBACK.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: switching to WAL needs a lock another process may hold.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))

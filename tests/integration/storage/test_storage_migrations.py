@@ -1,0 +1,175 @@
+"""Migrations: an empty database upgraded to head has exactly the schema of `tables.py`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+
+from patchwarden.storage.db import make_engine, transaction
+from patchwarden.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade
+from patchwarden.storage.tables import metadata
+
+if sys.version_info >= (3, 11):
+    import tomllib
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def migrated(db_url: str):
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _reflected(engine: Engine) -> dict[str, dict[str, object]]:
+    insp = inspect(engine)
+    schema: dict[str, dict[str, object]] = {}
+    for table in insp.get_table_names():
+        schema[table] = {
+            "columns": {c["name"]: c["nullable"] for c in insp.get_columns(table)},
+            # PostgreSQL also lists the index behind each UNIQUE constraint; those are
+            # compared as constraints below.
+            "indexes": {
+                ix["name"]: _index_columns(engine, ix)
+                for ix in insp.get_indexes(table)
+                if "duplicates_constraint" not in ix
+            },
+            "unique": {
+                uq["name"]: tuple(uq["column_names"]) for uq in insp.get_unique_constraints(table)
+            },
+            "foreign_keys": {
+                (tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in insp.get_foreign_keys(table)
+            },
+            "primary_key": tuple(insp.get_pk_constraint(table)["constrained_columns"]),
+        }
+    return schema
+
+
+def _index_columns(engine: Engine, ix: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
+    """(column, descending) pairs of a reflected index."""
+    if engine.dialect.name == "sqlite":
+        # SQLAlchemy does not reflect SQLite's sort order; index_xinfo has it (key columns
+        # only: `key` = 1).
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"PRAGMA index_xinfo({ix['name']})").mappings().all()
+        return tuple((r["name"], bool(r["desc"])) for r in rows if r["key"])
+    sorting = ix.get("column_sorting", {})
+    return tuple((col, "desc" in sorting.get(col, ())) for col in ix["column_names"])
+
+
+def _declared() -> dict[str, dict[str, object]]:
+    schema: dict[str, dict[str, object]] = {}
+    for table in metadata.sorted_tables:
+        schema[table.name] = {
+            "columns": {c.name: c.nullable for c in table.columns},
+            "indexes": {
+                ix.name: tuple(
+                    (col.name, str(expr).endswith(" DESC"))
+                    for col, expr in zip(ix.columns, ix.expressions)
+                )
+                for ix in table.indexes
+            },
+            "unique": {
+                uq.name: tuple(c.name for c in uq.columns)
+                for uq in table.constraints
+                if uq.__class__.__name__ == "UniqueConstraint"
+            },
+            "foreign_keys": {
+                (tuple(c.name for c in fk.columns), fk.referred_table.name)
+                for fk in table.foreign_key_constraints
+            },
+            "primary_key": tuple(c.name for c in table.primary_key.columns),
+        }
+    return schema
+
+
+def test_head_matches_tables_py(migrated: Engine) -> None:
+    reflected = _reflected(migrated)
+    assert reflected.pop("alembic_version")["columns"] == {"version_num": False}
+    declared = _declared()
+    assert sorted(reflected) == sorted(declared)
+    for name, table in declared.items():
+        got = reflected[name]
+        assert got["columns"] == table["columns"], name
+        assert got["primary_key"] == table["primary_key"], name
+        assert got["foreign_keys"] == table["foreign_keys"], name
+        assert got["unique"] == table["unique"], name
+        # (column, descending) per index, e.g. ix_records_urgency = (urgency DESC, id).
+        assert got["indexes"] == table["indexes"], name
+
+
+def test_autogenerate_finds_nothing_to_add(migrated: Engine) -> None:
+    with migrated.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+def test_drift_is_detected(migrated: Engine) -> None:
+    # The check above must be able to fail: remove what tables.py declares and look.
+    with transaction(migrated) as conn:
+        conn.execute(text("DROP INDEX ix_jobs_status_claimed"))
+    with migrated.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [(d[0], d[1].name) for d in diff] == [("add_index", "ix_jobs_status_claimed")]
+
+
+def test_upgrade_is_idempotent_and_records_head(migrated: Engine, db_url: str) -> None:
+    upgrade(db_url)
+    head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+    with migrated.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            head
+        ]
+
+
+def test_processes_starting_at_once_migrate_once(db_url: str) -> None:
+    # Each thread has its own engine and connection, like separate console processes.
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            upgrade(db_url)
+        except BaseException as exc:  # surfaced by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib reads pyproject.toml")
+def test_migrations_ship_inside_the_package() -> None:
+    # No alembic.ini at run time: the wheel must carry env.py, the template and revisions.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["patchwarden"]
+    package = REPO / "src" / "patchwarden"
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    needed = [MIGRATIONS_DIR / "env.py", MIGRATIONS_DIR / "script.py.mako"]
+    needed += sorted((MIGRATIONS_DIR / "versions").glob("*.py"))
+    assert len(needed) > 2
+    assert [p for p in needed if p not in shipped] == []
