@@ -39,7 +39,7 @@ def _data_dir(value: Path | None) -> Path:
 
 def fail(message: str) -> None:
     """Print an input error and exit 2."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
     sys.exit(EXIT_INPUT)
 
 

@@ -136,4 +136,4 @@ def print_table(
         + (f"; {exploitable} known exploited (KEV)" if exploitable else "")
     )
     for err in errors:
-        console.print(f"[yellow]warning:[/] {err}")
+        console.print(f"[yellow]warning:[/] {err}", soft_wrap=True)

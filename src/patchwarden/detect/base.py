@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from patchwarden.core.advisory import Advisory
 from patchwarden.core.inventory import Inventory, Package
 from patchwarden.core.matching import Confidence, Method, Query
 from patchwarden.detect.kernel import KernelRole, kernel_role
@@ -20,6 +21,10 @@ class Driver:
     def ecosystems(self, inv: Inventory) -> list[str]:
         """OSV ecosystems (with release suffix) whose advisories apply to this host."""
         raise NotImplementedError
+
+    def relevant(self, advisory: Advisory) -> bool:
+        """Whether an advisory of this family's feeds is about security at all."""
+        return True
 
     def lookup_key(self, pkg: Package) -> tuple[str, str]:
         """(name, version) the advisories of this family use for `pkg`."""

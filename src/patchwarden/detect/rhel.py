@@ -7,6 +7,7 @@ manifests are tested that way).
 
 from __future__ import annotations
 
+from patchwarden.core.advisory import Advisory
 from patchwarden.core.inventory import Inventory
 from patchwarden.detect.base import Driver
 
@@ -15,6 +16,9 @@ _ECOSYSTEM_BY_ID = {
     "rocky": ("Rocky Linux", "AlmaLinux"),
 }
 _DEFAULT = ("AlmaLinux",)
+# Bug-fix (xxBA) and enhancement (xxEA) errata ship in the same OSV feeds as security
+# advisories (xxSA); they fix no vulnerability and must not become findings.
+_NON_SECURITY = ("ALBA-", "ALEA-", "RLBA-", "RLEA-", "RHBA-", "RHEA-")
 
 
 class RhelDriver(Driver):
@@ -24,6 +28,10 @@ class RhelDriver(Driver):
     name = "rhel"
     scheme = "rpm"
     package_format = "rpm"
+
+    def relevant(self, advisory: Advisory) -> bool:
+        """Security errata only (ALSA/RLSA/RHSA), not bug-fix or enhancement errata."""
+        return not advisory.id.startswith(_NON_SECURITY)
 
     def ecosystems(self, inv: Inventory) -> list[str]:
         """`AlmaLinux:9` (plus `Rocky Linux:9` first on Rocky hosts)."""

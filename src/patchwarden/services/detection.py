@@ -37,7 +37,10 @@ def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False)
         if not ecosystems:
             errors.add(f"{inv.os.name or inv.os.id}: no advisory ecosystem for this release")
         for query in driver.queries(inv):
-            candidates = index.lookup(query.ecosystem, query.name)
+            candidates = [
+                pair for pair in index.lookup(query.ecosystem, query.name)
+                if driver.relevant(pair[0])
+            ]
             if candidates:
                 found.extend(match_query(query, candidates, errors, include_wont_fix))
     found.extend(repository_matches(inv))

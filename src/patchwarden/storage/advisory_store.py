@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ from patchwarden.storage.advisory_codec import (
 )
 
 STORE_FILE = "advisories.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Item = Union[Advisory, KevEntry, EpssScore]
 
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS advisories (
     source TEXT NOT NULL,
     id TEXT NOT NULL,
     body TEXT NOT NULL,
-    UNIQUE (source, id)
+    UNIQUE (origin, source, id)
 );
 CREATE INDEX IF NOT EXISTS advisories_origin ON advisories (origin);
 CREATE TABLE IF NOT EXISTS affected (
@@ -109,6 +110,8 @@ class AdvisoryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # One connection shared by a threaded server: sqlite3 needs calls serialised.
+        self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -208,8 +211,12 @@ class AdvisoryStore:
 
     def _put_advisory(self, origin: str, adv: Advisory) -> None:
         db = self._db
-        # The same (source, id) from another origin: the newest import wins.
-        db.execute("DELETE FROM advisories WHERE source=? AND id=?", (adv.source, adv.id))
+        # Keyed per origin: one id may come from several files of a feed (Alpine secdb
+        # groups by CVE per release file); lookups return them all, matching merges them.
+        db.execute(
+            "DELETE FROM advisories WHERE origin=? AND source=? AND id=?",
+            (origin, adv.source, adv.id),
+        )
         pk = db.execute(
             "INSERT INTO advisories (origin, source, id, body) VALUES (?, ?, ?, ?)",
             (origin, adv.source, adv.id, advisory_to_json(adv)),
@@ -231,11 +238,12 @@ class AdvisoryStore:
 
     def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
         """Every (advisory, affected entry) for a package name under an ecosystem."""
-        rows = self._db.execute(
-            "SELECT a.body, f.body FROM affected f JOIN advisories a ON a.pk = f.advisory_pk"
-            " WHERE f.ecosystem=? AND f.name=?",
-            (ecosystem, name),
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.body, f.body FROM affected f JOIN advisories a ON a.pk = f.advisory_pk"
+                " WHERE f.ecosystem=? AND f.name=?",
+                (ecosystem, name),
+            ).fetchall()
         return [
             (advisory_from_json(adv), affected_from_dict(json.loads(aff))) for adv, aff in rows
         ]
@@ -245,9 +253,11 @@ class AdvisoryStore:
         out: dict[str, KevEntry] = {}
         for chunk in _chunks(cves):
             marks = ",".join("?" * len(chunk))
-            for cve, body in self._db.execute(
-                f"SELECT cve, body FROM kev WHERE cve IN ({marks})", chunk
-            ):
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT cve, body FROM kev WHERE cve IN ({marks})", chunk
+                ).fetchall()
+            for cve, body in rows:
                 out[cve] = KevEntry(**json.loads(body))
         return out
 
@@ -256,9 +266,11 @@ class AdvisoryStore:
         out: dict[str, EpssScore] = {}
         for chunk in _chunks(cves):
             marks = ",".join("?" * len(chunk))
-            for cve, score, pct, date in self._db.execute(
-                f"SELECT cve, epss, percentile, date FROM epss WHERE cve IN ({marks})", chunk
-            ):
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT cve, epss, percentile, date FROM epss WHERE cve IN ({marks})", chunk
+                ).fetchall()
+            for cve, score, pct, date in rows:
                 out[cve] = EpssScore(cve=cve, epss=score, percentile=pct, date=date)
         return out
 
