@@ -1,0 +1,1 @@
+"""The console: FastAPI app factory, routes, scheduler wiring."""
