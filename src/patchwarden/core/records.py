@@ -450,6 +450,7 @@ def apply_scan(
     `pending_restart` (with `detected`) means the fix is installed but the old version still
     runs. An expired record that is not detected stays expired, with no event (R-L1).
     """
+    _require_aware(at, "at")
     if pending_restart and not detected:
         raise ValueError("apply_scan: pending_restart needs detected=True")
     if detected:
@@ -629,11 +630,12 @@ def _default_reason(
 def _why_illegal(record: Record, trigger: Trigger) -> str:
     state = record.state
     if state is State.EXPIRED:
-        since = record.offline_since.isoformat() if record.offline_since else "unknown"
-        return (
-            f"record expired: agent offline since {since}, it can no longer be fixed, "
-            "verified or cleared (R-L1)"
+        offline = (
+            f"agent offline since {record.offline_since.isoformat()}"
+            if record.offline_since
+            else "agent offline too long"
         )
+        return f"record expired: {offline}, it can no longer be fixed, verified or cleared (R-L1)"
     if state is State.IGNORED:
         by = f"by {record.ignored_by}: {record.ignored_reason}"
         return f"record is ignored ({by}); unignore it first (R-L5)"

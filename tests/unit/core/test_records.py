@@ -174,6 +174,13 @@ def test_expired_refuses_actions_with_offline_reason(trigger: Trigger) -> None:
     )
 
 
+def test_expired_without_offline_time_still_explains() -> None:
+    """A record stored before `offline_since` existed still gets the R-L1 reason."""
+    with pytest.raises(IllegalTransition) as info:
+        fire(replace(record_in(EXP), offline_since=None), t.FIX_REQUESTED)
+    assert info.value.why.startswith("record expired: agent offline too long, it can no longer")
+
+
 def test_ignored_refuses_verify() -> None:
     """An ignored record is not verified or fixed until unignored."""
     for trigger in (t.VERIFY_REQUESTED, t.FIX_REQUESTED, t.CLEAR):
@@ -512,6 +519,8 @@ def test_naive_datetimes_are_rejected() -> None:
     """Naive and aware datetimes cannot be compared; fail at the call."""
     with pytest.raises(ValueError, match="timezone-aware"):
         transition(record_in(U), t.NOT_DETECTED, datetime(2026, 3, 2))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        apply_scan(record_in(U), True, datetime(2026, 3, 2))
     with pytest.raises(ValueError, match="agent_last_seen must be a timezone-aware"):
         transition(record_in(U), t.EXPIRE, T0, agent_last_seen=datetime(2026, 1, 1))
 
