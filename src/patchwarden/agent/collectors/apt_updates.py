@@ -10,7 +10,7 @@ changelog: the update itself is the fact, and `note` says why its CVE list is em
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 from patchwarden.agent.apt import changelog as changelog_mod
 from patchwarden.agent.apt.candidates import (
@@ -55,6 +55,17 @@ class AptUpdatesCollector(Collector):
         self.fetch_changelogs = fetch_changelogs
         self.workers = workers
         self.budget_seconds = budget_seconds
+
+    def applies(self, ctx: Context) -> bool:
+        """Debian-family roots with installed debs, and apt lists unless scanning `/`.
+
+        A mounted image without `var/lib/apt/lists` has no repository state to check: the
+        check does not apply there. On the running system missing lists are an error.
+        When the dpkg collector failed, its own error already says so.
+        """
+        if not super().applies(ctx) or not any(p.format == "deb" for p in ctx.packages):
+            return False
+        return ctx.live or ctx.path(LISTS_DIR).is_dir()
 
     def collect(self, ctx: Context) -> InventoryPart:
         """Find pending security updates; raise CollectorFailed when the lists cannot be read."""
@@ -132,12 +143,15 @@ def _to_update(
     notes = [cand.note] if cand.note else []
     cves: Tuple[str, ...] = ()
     advisories: Tuple[str, ...] = ()
-    severity: Optional[str] = None
     if result.text is None:
         notes.append(result.note or "changelog unavailable")
     else:
         findings = changelog_mod.newer_than(parsed[key], cand.installed.source_ver)
-        cves, advisories, severity = findings.cves, findings.advisories, findings.urgency
+        cves, advisories = findings.cves, findings.advisories
+        if findings.urgency:
+            # Upload urgency says how soon to install, not how severe the flaw is: it is a
+            # note, never the finding's severity.
+            notes.append(f"upload urgency {findings.urgency}")
         if not findings.reached_installed:
             notes.append(
                 f"installed source version {cand.installed.source_ver} not found in the "
@@ -156,7 +170,6 @@ def _to_update(
         source_package=cand.offered.source,
         advisories=advisories,
         cves=cves,
-        severity=severity,
         # Debian changelogs carry no reboot flag; restart needs are the restart detector's job.
         restart_required=False,
         note="; ".join(notes),
