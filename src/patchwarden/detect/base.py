@@ -38,8 +38,8 @@ class Driver:
             if pkg.format != self.package_format:
                 continue
             role = kernel_role(pkg, inv)
-            if role is KernelRole.OTHER_KERNEL:
-                continue  # installed but not booted: a fact, never a finding (R-D7)
+            if role in (KernelRole.OTHER_KERNEL, KernelRole.KERNEL_TOOLING):
+                continue  # not the running kernel: a fact, never a kernel finding (R-D7)
             method, confidence, note = Method.DISTRO_ADVISORY, Confidence.HIGH, ""
             if role is KernelRole.RUNNING:
                 method = Method.RUNNING_KERNEL

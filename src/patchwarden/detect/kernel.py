@@ -8,6 +8,7 @@ in for the one that would boot, with medium confidence.
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from patchwarden.core.inventory import Inventory, Package
@@ -20,8 +21,18 @@ class KernelRole(str, Enum):
     RUNNING = "running"
     OTHER_KERNEL = "other-kernel"
     NEWEST_UNBOOTED = "newest-unbooted"
+    KERNEL_TOOLING = "kernel-tooling"
+    """Built from the kernel source but no kernel image: headers, perf, libc headers."""
 
 
+# Debian/Ubuntu kernel source packages (linux, linux-signed-amd64, linux-hwe-5.4, linux-aws…),
+# but not linux-firmware, linux-base and other userland that merely starts with "linux".
+_DEB_KERNEL_SOURCE = re.compile(
+    r"^linux(-signed)?(-(hwe|lts|aws|azure|gcp|gke|gkeop|oracle|kvm|raspi|oem|lowlatency|ibm"
+    r"|intel|nvidia|realtime|riscv|bluefield|xilinx|starfive)[\w.+-]*)?"
+    r"(-(amd64|arm64|i386|armhf|ppc64el|s390x))?$"
+)
+_RPM_KERNEL_SOURCES = frozenset({"kernel", "kernel-rt", "kernel-uek", "kernel-alt"})
 _RPM_KERNEL_PREFIXES = ("kernel", "kernel-core", "kernel-modules", "kernel-uek", "kernel-rt")
 
 
@@ -45,11 +56,25 @@ def kernel_release_of(pkg: Package, inv: Inventory) -> str | None:
     return None
 
 
+def from_kernel_source(pkg: Package) -> bool:
+    """Whether the package is built from a kernel source package."""
+    if pkg.format == "deb":
+        return bool(_DEB_KERNEL_SOURCE.match(pkg.source))
+    if pkg.format == "rpm":
+        return pkg.source in _RPM_KERNEL_SOURCES
+    return False
+
+
 def kernel_role(pkg: Package, inv: Inventory) -> KernelRole:
-    """Classify `pkg` against the running / newest kernel of the inventory."""
+    """Classify `pkg` against the running / newest kernel of the inventory.
+
+    Kernel advisories name the kernel source; its other binaries (linux-libc-dev, linux-perf,
+    kernel-headers) carry the kernel's CVEs in the feeds but do not run the kernel, so they
+    are tooling, never kernel findings (R-D7).
+    """
     release = kernel_release_of(pkg, inv)
     if release is None:
-        return KernelRole.NOT_KERNEL
+        return KernelRole.KERNEL_TOOLING if from_kernel_source(pkg) else KernelRole.NOT_KERNEL
     running = inv.kernel.running
     if running is not None:
         return KernelRole.RUNNING if release == running else KernelRole.OTHER_KERNEL

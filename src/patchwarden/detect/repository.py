@@ -12,6 +12,13 @@ from dataclasses import replace
 from patchwarden.core.advisory import Severity
 from patchwarden.core.inventory import Inventory, PendingUpdate
 from patchwarden.core.matching import Confidence, Match, Method
+from patchwarden.detect.kernel import KernelRole, kernel_role
+
+_NOT_RUNNING_KERNEL = (KernelRole.KERNEL_TOOLING, KernelRole.OTHER_KERNEL)
+_KERNEL_NOTE = (
+    "pending security update of a kernel-source package that is not the running kernel; "
+    "its {n} kernel CVEs are judged on the running kernel (R-D7)"
+)
 
 
 def update_id(update: PendingUpdate) -> str:
@@ -25,6 +32,7 @@ def update_id(update: PendingUpdate) -> str:
 def repository_matches(inv: Inventory) -> list[Match]:
     """One finding per (package, CVE) of every pending security update."""
     out: list[Match] = []
+    packages = {p.name: p for p in inv.packages}
     for upd in inv.pending_updates:
         base = Match(
             id=update_id(upd),
@@ -45,6 +53,13 @@ def repository_matches(inv: Inventory) -> list[Match]:
         )
         if not upd.cves:
             out.append(base)
+            continue
+        pkg = packages.get(upd.package)
+        if pkg is not None and kernel_role(pkg, inv) in _NOT_RUNNING_KERNEL:
+            # Kernel CVEs concern the running kernel only (R-D7): the pending update of a
+            # kernel-source package that is not the running kernel is one finding, not one
+            # per kernel CVE in the changelog.
+            out.append(replace(base, cves=(), reason=_KERNEL_NOTE.format(n=len(upd.cves))))
             continue
         out.extend(replace(base, id=cve) for cve in upd.cves)
     return out

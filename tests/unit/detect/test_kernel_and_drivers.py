@@ -51,7 +51,9 @@ def test_kernel_roles_when_booted():
     inv = inventory(running="6.1.0-18-amd64")
     assert kernel_role(K_RUN, inv) is KernelRole.RUNNING
     assert kernel_role(K_OLD, inv) is KernelRole.OTHER_KERNEL
-    assert kernel_role(LIBC, inv) is KernelRole.NOT_KERNEL
+    assert kernel_role(LIBC, inv) is KernelRole.KERNEL_TOOLING
+    firmware = Package("firmware-linux-free", "1", "deb", source_name="linux-firmware")
+    assert kernel_role(firmware, inv) is KernelRole.NOT_KERNEL
 
 
 def test_only_the_running_kernel_is_a_finding():
@@ -60,6 +62,28 @@ def test_only_the_running_kernel_is_a_finding():
     kernel_findings = [m for m in found.matches if m.package.startswith("linux-image")]
     assert [m.package for m in kernel_findings] == [K_RUN.name]
     assert kernel_findings[0].method is Method.RUNNING_KERNEL
+
+
+def test_kernel_tooling_never_carries_kernel_cves():
+    # linux-libc-dev is built from `linux` and below the fix, yet runs no kernel.
+    found = detect(inventory(running="6.1.0-18-amd64"), MemoryIndex([linux_advisory("6.1.80-1")]))
+    assert "linux-libc-dev" not in {m.package for m in found.matches}
+
+
+def test_pending_kernel_source_update_is_one_finding_not_one_per_cve():
+    from patchwarden.core.inventory import PendingUpdate
+
+    upd = PendingUpdate("linux-libc-dev", "6.1.76-1", "6.1.90-1", "bookworm-security",
+                        source_package="linux", cves=("CVE-2024-1", "CVE-2024-2"))
+    runs = PendingUpdate(K_RUN.name, K_RUN.version, "6.1.90-1", "bookworm-security",
+                         source_package="linux", cves=("CVE-2024-1", "CVE-2024-2"))
+    inv = inventory(running="6.1.0-18-amd64")
+    inv = Inventory(host=inv.host, os=inv.os, packages=inv.packages, kernel=inv.kernel,
+                    pending_updates=(upd, runs))
+    found = detect(inv, MemoryIndex()).matches
+    tooling = [m for m in found if m.package == "linux-libc-dev"]
+    assert len(tooling) == 1 and tooling[0].cves == () and "R-D7" in tooling[0].reason
+    assert sorted(m.id for m in found if m.package == K_RUN.name) == ["CVE-2024-1", "CVE-2024-2"]
 
 
 def test_booted_old_kernel_is_reported_even_when_newest_is_fixed():
