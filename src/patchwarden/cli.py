@@ -227,5 +227,96 @@ def feeds_status(data_dir: Path | None) -> None:
     click.echo(", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
+@main.command()
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--no-scheduler", is_flag=True, help="Do not run the periodic sweeps here.")
+@click.option("--tick", type=float, default=30.0, show_default=True,
+              help="Seconds between scheduler rounds.")
+def server(data_dir: Path | None, host: str, port: int, no_scheduler: bool, tick: float) -> None:
+    """Run the console (REST API; SQLite under the data dir unless PATCHWARDEN_DATABASE_URL)."""
+    import uvicorn
+
+    from patchwarden.server.app import create_app
+    from patchwarden.server.config import ServerConfig
+
+    config = ServerConfig.from_env(
+        _data_dir(data_dir), host=host, port=port, scheduler=not no_scheduler, tick_seconds=tick
+    )
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    err_console.print(f"patchwarden console on http://{host}:{port}/ (API /api/v1, docs /api/docs)")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+def _console_db(data_dir: Path | None) -> Any:
+    """Migrated engine of the console database for one-off commands."""
+    from patchwarden.server.config import ServerConfig
+    from patchwarden.storage.db import make_engine
+    from patchwarden.storage.migrate import upgrade
+
+    config = ServerConfig.from_env(_data_dir(data_dir))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(config.database_url)
+    return make_engine(config.database_url), config
+
+
+@main.group()
+def db() -> None:
+    """Console database maintenance."""
+
+
+@db.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir: Path | None) -> None:
+    """Apply database migrations (the server also does this at start)."""
+    engine, config = _console_db(data_dir)
+    engine.dispose()
+    click.echo(f"database at head: {config.database_url.split('@')[-1]}")
+
+
+@main.group("enrolment-token")
+def enrolment_token() -> None:
+    """One-time tokens agents enrol with."""
+
+
+@enrolment_token.command("create")
+@data_dir_option
+def enrolment_token_create(data_dir: Path | None) -> None:
+    """Print a new one-time enrolment token (valid 7 days)."""
+    from patchwarden.services.agents import create_enrolment_token
+    from patchwarden.storage.db import transaction
+
+    engine, config = _console_db(data_dir)
+    with transaction(engine) as conn:
+        token = create_enrolment_token(conn, config.clock.now())
+    engine.dispose()
+    click.echo(token)
+
+
+@main.group("api-token")
+def api_token() -> None:
+    """API tokens of console users."""
+
+
+@api_token.command("create")
+@data_dir_option
+@click.option("--user", "user_name", required=True, help="User name (created if missing).")
+def api_token_create(data_dir: Path | None, user_name: str) -> None:
+    """Print a new API token for USER (the first user created is the owner)."""
+    from patchwarden.services import tokens
+    from patchwarden.storage import repositories as repo
+    from patchwarden.storage.db import transaction
+
+    engine, config = _console_db(data_dir)
+    token = tokens.new_secret(tokens.API_PREFIX)
+    with transaction(engine) as conn:
+        now = config.clock.now()
+        user_id = repo.ensure_user(conn, user_name, now)
+        repo.add_api_token(conn, user_id, tokens.digest(token), now)
+    engine.dispose()
+    click.echo(token)
+
+
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from patchwarden.server.config import ServerConfig
 from patchwarden.services import agents, tokens
+from patchwarden.services.errors import AuthError
 from patchwarden.storage import repositories as repo
 from patchwarden.storage.db import transaction
 
@@ -50,10 +51,10 @@ def current_user(
     """The user behind `Authorization: Bearer <api token>` (401 otherwise)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise agents.AuthError("missing API token (Authorization: Bearer <token>)")
+        raise AuthError("missing API token (Authorization: Bearer <token>)")
     user = repo.user_by_token(conn, tokens.digest(token.strip()), now)
     if user is None:
-        raise agents.AuthError("unknown API token")
+        raise AuthError("unknown API token")
     return user
 
 

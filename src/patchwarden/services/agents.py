@@ -8,24 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from patchwarden.core.errors import PatchwardenError
 from patchwarden.protocol import v1
 from patchwarden.services import tokens
+from patchwarden.services.errors import AuthError, Refused
+from patchwarden.services.records import abort_verify
 from patchwarden.storage import jobs, repositories as repo
 
 ENROLMENT_TTL = timedelta(days=7)
-
-
-class AuthError(PatchwardenError):
-    """Missing or wrong credentials (HTTP 401)."""
-
-
-class Refused(PatchwardenError):
-    """A well-formed request the console refuses in the current state (HTTP 409/404)."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def create_enrolment_token(conn: Connection, now: datetime, ttl: timedelta = ENROLMENT_TTL) -> str:
@@ -84,3 +73,27 @@ def claim_jobs(conn: Connection, host_id: str, now: datetime) -> list[dict[str, 
 def pending_jobs(conn: Connection, host_id: str) -> int:
     """How many actions wait for this agent."""
     return len([j for j in jobs.pending_for(conn, host_id) if j.status.value == "queued"])
+
+
+def report_result(conn: Connection, host_id: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Apply an agent's action result once (a replay is acknowledged, not re-applied)."""
+    try:
+        job_id = int(body["job_id"])
+        ok = bool(body["ok"])
+        v1.check_report_id(body.get("report_id"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused(f"malformed action result: {exc}", 422) from None
+    job = jobs.get(conn, job_id)
+    if job is None or job.host_id != host_id:
+        raise Refused(f"unknown job {job_id}", 404)
+    if job.status.value in ("done", "failed", "cancelled"):
+        return {"job_id": job_id, "status": job.status.value, "duplicate": True}
+    error = str(body.get("error") or "")[:4000]
+    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    finished = jobs.finish(conn, job_id, ok, result=details, error=error or None, now=now)
+    if job.kind == "verify":
+        # Records the verify scan did not settle (agent failed, collector failed, or the
+        # inventory never came) go back to where they were (R-L3).
+        why = f"verify could not run: {error}" if not ok else "verify scan did not cover it"
+        abort_verify(conn, [int(i) for i in job.params.get("record_ids", [])], now, why)
+    return {"job_id": job_id, "status": finished.status.value, "duplicate": False}

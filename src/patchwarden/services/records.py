@@ -33,7 +33,7 @@ from patchwarden.core.records import (
     new_record,
     transition,
 )
-from patchwarden.services.agents import Refused
+from patchwarden.services.errors import Refused
 from patchwarden.services.console_settings import ConsoleSettings
 from patchwarden.storage import jobs
 from patchwarden.storage import records_repo as rr

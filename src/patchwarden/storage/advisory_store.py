@@ -291,6 +291,19 @@ class AdvisoryStore:
         ).fetchone()
         return FeedInfo(*row) if row else None
 
+    def search(self, q: str, limit: int, offset: int) -> tuple[list[Advisory], int]:
+        """Advisories whose id, aliases or summary contain `q` (catalogue, R-T7)."""
+        like = f"%{q}%"
+        where = "WHERE id LIKE ? OR body LIKE ?" if q else ""
+        args: tuple[object, ...] = (like, like) if q else ()
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM advisories {where}", args).fetchone()
+            rows = self._db.execute(
+                f"SELECT body FROM advisories {where} ORDER BY id LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+        return [advisory_from_json(body) for (body,) in rows], int(total[0])
+
     def counts(self) -> dict[str, int]:
         """Row counts per table."""
         return {
