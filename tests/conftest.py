@@ -49,16 +49,32 @@ def pg_url(pg_server: PostgresServer) -> str:
     return pg_server.create_database("patchwarden_session")
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """Name of a database on the session server migrated to head once; tests clone it."""
+    from patchwarden.storage.migrate import upgrade
+
+    name = "patchwarden_template"
+    upgrade(pg_server.create_database(name))
+    return name
+
+
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
         pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
     ]
 )
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """Each console database backend in turn ("sqlite", "postgresql")."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty console database on each backend: a SQLite file under `tmp_path`, or a fresh
     PostgreSQL database (dropped after the test)."""
-    if request.param == "sqlite":
+    if db_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'patchwarden.db'}"
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
@@ -69,12 +85,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def db_engine(db_url: str) -> Iterator[Engine]:
-    """An engine on `db_url` after migrating it to the newest schema."""
-    from patchwarden.storage.db import make_engine
+def migrated_db_url(
+    db_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """A console database at the newest schema on each backend. SQLite files are migrated
+    per test (fast); PostgreSQL databases are cloned from `pg_template` (a migration there
+    costs more than the clone)."""
     from patchwarden.storage.migrate import upgrade
 
-    upgrade(db_url)
-    engine = make_engine(db_url)
+    if db_backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'patchwarden.db'}"
+        upgrade(url)
+        yield url
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    template: str = request.getfixturevalue("pg_template")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = server.create_database(name, template=template)
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture
+def db_engine(migrated_db_url: str) -> Iterator[Engine]:
+    """An engine on `migrated_db_url`."""
+    from patchwarden.storage.db import make_engine
+
+    engine = make_engine(migrated_db_url)
     yield engine
     engine.dispose()

@@ -112,9 +112,13 @@ class PostgresServer:
         """SQLAlchemy URL of one database on this server."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create database `name` and return its URL."""
-        self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    def create_database(self, name: str, template: str = "template1") -> str:
+        """Create database `name` as a copy of `template` and return its URL."""
+        self._admin(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

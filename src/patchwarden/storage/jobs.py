@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Optional
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, null, select, update
 
 from patchwarden.core.errors import PatchwardenError
 from patchwarden.storage.db import is_sqlite
@@ -72,7 +72,8 @@ def enqueue(
     """Queue a `kind` job for `host_id`; returns its id. Callers validate `kind`/`params`."""
     return int(
         conn.execute(
-            insert(jobs).values(
+            insert(jobs)
+            .values(
                 host_id=host_id,
                 kind=kind,
                 params=params,
@@ -81,7 +82,8 @@ def enqueue(
                 created_at=now or _utcnow(),
                 attempts=0,
             )
-        ).inserted_primary_key[0]
+            .returning(jobs.c.id)
+        ).scalar_one()
     )
 
 
@@ -145,7 +147,8 @@ def finish(
         .values(
             status=(JobStatus.DONE if ok else JobStatus.FAILED).value,
             finished_at=now or _utcnow(),
-            result=result,
+            # SQL NULL like a job that never finished, not the JSON document `null`.
+            result=result if result is not None else null(),
             error=error,
         )
         .returning(*jobs.c)

@@ -39,12 +39,12 @@ def acquire(
     now = now or datetime.now(timezone.utc)
     insert = sqlite_insert if is_sqlite(conn) else pg_insert
     stmt = insert(leases).values(name=name, holder=holder, expires_at=now + ttl)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[leases.c.name],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(leases.c.holder == stmt.excluded.holder) | (leases.c.expires_at <= now),
     ).returning(leases.c.holder)
-    return conn.execute(stmt).first() is not None
+    return conn.execute(upsert).first() is not None
 
 
 def release(conn: Connection, name: str, holder: str) -> bool:

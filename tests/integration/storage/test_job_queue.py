@@ -238,3 +238,13 @@ def test_no_job_is_claimed_twice_under_concurrency(engine: Engine) -> None:
     assert Counter(tuple(r) for r in rows) == {("claimed", 1): total}
     # The claims really were concurrent: every worker got some.
     assert all(claimed), [len(c) for c in claimed]
+
+
+def test_finish_without_result_stores_sql_null(engine: Engine) -> None:
+    [job_id] = enqueue(engine, "h1", 1)
+    claim(engine, "h1")
+    with transaction(engine) as conn:
+        queue.finish(conn, job_id, ok=False, error="agent refused: unknown action")
+        assert conn.execute(select(jobs.c.id).where(jobs.c.result.is_(None))).scalars().all() == [
+            job_id
+        ]
