@@ -121,9 +121,7 @@ def scan(
     from patchwarden.report import print_table, scan_document
 
     if fmt == "json":
-        text = json.dumps(
-            scan_document(result.inventory, result.matches, result.errors), indent=2
-        )
+        text = json.dumps(scan_document(result.inventory, result.matches, result.errors), indent=2)
         if output:
             output.write_text(text + "\n")
         else:
@@ -131,8 +129,9 @@ def scan(
     else:
         if output:
             with output.open("w") as fh:
-                print_table(Console(file=fh, width=160), result.inventory, result.matches,
-                            result.errors)
+                print_table(
+                    Console(file=fh, width=160), result.inventory, result.matches, result.errors
+                )
         else:
             print_table(Console(), result.inventory, result.matches, result.errors)
     threshold = Severity(fail_on).rank if fail_on else 0
@@ -148,7 +147,9 @@ def feeds() -> None:
 @feeds.command("import")
 @data_dir_option
 @click.argument("specs", nargs=-1, metavar="[KIND:]PATH...")
-@click.option("--bundled", is_flag=True, help="Import the offline snapshot shipped with patchwarden.")
+@click.option(
+    "--bundled", is_flag=True, help="Import the offline snapshot shipped with patchwarden."
+)
 def feeds_import(data_dir: Path | None, specs: tuple[str, ...], bundled: bool) -> None:
     """Import feed files or directories into the local advisory store (transactional)."""
     from patchwarden.services.feeds import bundled_specs, import_spec
@@ -232,8 +233,9 @@ def feeds_status(data_dir: Path | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--no-scheduler", is_flag=True, help="Do not run the periodic sweeps here.")
-@click.option("--tick", type=float, default=30.0, show_default=True,
-              help="Seconds between scheduler rounds.")
+@click.option(
+    "--tick", type=float, default=30.0, show_default=True, help="Seconds between scheduler rounds."
+)
 def server(data_dir: Path | None, host: str, port: int, no_scheduler: bool, tick: float) -> None:
     """Run the console (REST API; SQLite under the data dir unless PATCHWARDEN_DATABASE_URL)."""
     import uvicorn

@@ -50,8 +50,7 @@ def host_dict(inv: Inventory) -> dict[str, Any]:
             "newest_installed": k.newest_installed,
             "boot_default": k.boot_default,
             "installed": [
-                {"package": p.name, "version": p.version, "release": p.release}
-                for p in k.installed
+                {"package": p.name, "version": p.version, "release": p.release} for p in k.installed
             ],
             # R-D7: kernels on disk but not booted are facts, not findings.
             "not_running": [p.release for p in k.installed if p.release != k.running],
@@ -125,9 +124,7 @@ def print_table(
     if matches:
         console.print(table)
     counts = severity_counts(matches)
-    parts = [
-        f"[{SEVERITY_STYLE[Severity(s)]}]{n} {s}[/]" for s, n in counts.items() if n
-    ]
+    parts = [f"[{SEVERITY_STYLE[Severity(s)]}]{n} {s}[/]" for s, n in counts.items() if n]
     exploitable = sum(1 for m in matches if m.exploitable)
     packages = len({m.package for m in matches})
     console.print(

@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from tests.paths import CORPUS, PATCHWARDEN
 
 ALMA9 = CORPUS / "advisories" / "almalinux-osv" / "almalinux9"
@@ -82,32 +81,79 @@ def test_scan_json_shape_exit_codes_and_fail_on(tmp_path):
     feed.mkdir()
     # A crafted advisory against a package that really is in the rpmdb (sad path: it is
     # below the fix), graded low so --fail-on high stays clean.
-    (feed / "TEST-1.json").write_text(json.dumps({
-        "id": "TEST-2024-1", "aliases": ["CVE-2021-44228"], "summary": "Low: test",
-        "modified": "2024-01-01T00:00:00Z",
-        "database_specific": {"severity": "low"},
-        "affected": [{"package": {"ecosystem": "AlmaLinux:9", "name": "bash"},
-                      "ranges": [{"type": "ECOSYSTEM",
-                                  "events": [{"introduced": "0"}, {"fixed": "99:1-1"}]}]}],
-    }))
+    (feed / "TEST-1.json").write_text(
+        json.dumps(
+            {
+                "id": "TEST-2024-1",
+                "aliases": ["CVE-2021-44228"],
+                "summary": "Low: test",
+                "modified": "2024-01-01T00:00:00Z",
+                "database_specific": {"severity": "low"},
+                "affected": [
+                    {
+                        "package": {"ecosystem": "AlmaLinux:9", "name": "bash"},
+                        "ranges": [
+                            {
+                                "type": "ECOSYSTEM",
+                                "events": [{"introduced": "0"}, {"fixed": "99:1-1"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     assert pw("feeds", "import", f"kev:{KEV}", "--data-dir", str(data)).returncode == 0
-    proc = pw("scan", "--root", str(root), "--feed", f"osv:{feed}", "--format", "json",
-              "--data-dir", str(data))
+    proc = pw(
+        "scan",
+        "--root",
+        str(root),
+        "--feed",
+        f"osv:{feed}",
+        "--format",
+        "json",
+        "--data-dir",
+        str(data),
+    )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert set(doc) >= {"schema", "host", "findings", "errors"}
     assert doc["host"]["os"]["id"] == "almalinux" and doc["host"]["packages"] == 129
     (finding,) = doc["findings"]
     assert set(finding) >= {
-        "id", "cves", "type", "package", "source_package", "installed_version",
-        "fixed_version", "severity", "cvss", "exploitable", "method", "confidence",
-        "restart_required", "reason",
+        "id",
+        "cves",
+        "type",
+        "package",
+        "source_package",
+        "installed_version",
+        "fixed_version",
+        "severity",
+        "cvss",
+        "exploitable",
+        "method",
+        "confidence",
+        "restart_required",
+        "reason",
     }
     assert finding["package"] == "bash" and finding["fixed_version"] == "99:1-1"
     assert finding["exploitable"] is True  # CVE-2021-44228 is in KEV (R-D10)
     out = tmp_path / "out.json"
-    proc = pw("scan", "--root", str(root), "--feed", f"osv:{feed}", "--format", "json",
-              "-o", str(out), "--fail-on", "high", "--data-dir", str(data))
+    proc = pw(
+        "scan",
+        "--root",
+        str(root),
+        "--feed",
+        f"osv:{feed}",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--fail-on",
+        "high",
+        "--data-dir",
+        str(data),
+    )
     assert proc.returncode == 0 and json.loads(out.read_text())["findings"]
     table = pw("scan", "--root", str(root), "--feed", f"osv:{feed}", "--data-dir", str(data))
     assert table.returncode == 1 and "bash" in table.stdout and "1 findings" in table.stdout
@@ -138,9 +184,20 @@ def test_feeds_sync_downloads_imports_and_then_is_not_modified(tmp_path, feed_se
         for f in sorted(ALMA9.glob("ALSA-2024*.json"))[:200]:
             zf.write(f, f.name)
     data = tmp_path / "data"
-    args = ["feeds", "sync", "--data-dir", str(data), "--source", "kev",
-            "--source", "osv-almalinux", "--url", f"kev={base}/kev.json",
-            "--url", f"osv-almalinux={base}/all.zip"]
+    args = [
+        "feeds",
+        "sync",
+        "--data-dir",
+        str(data),
+        "--source",
+        "kev",
+        "--source",
+        "osv-almalinux",
+        "--url",
+        f"kev={base}/kev.json",
+        "--url",
+        f"osv-almalinux={base}/all.zip",
+    ]
     first = pw(*args)
     assert first.returncode == 0, first.stderr
     assert "kev: " in first.stdout and "1404 records imported" in first.stdout
@@ -154,6 +211,14 @@ def test_feeds_sync_downloads_imports_and_then_is_not_modified(tmp_path, feed_se
 
 def test_feeds_sync_http_error_is_clear(tmp_path, feed_server):
     _, base = feed_server
-    proc = pw("feeds", "sync", "--data-dir", str(tmp_path), "--source", "kev",
-              "--url", f"kev={base}/missing.json")
+    proc = pw(
+        "feeds",
+        "sync",
+        "--data-dir",
+        str(tmp_path),
+        "--source",
+        "kev",
+        "--url",
+        f"kev={base}/missing.json",
+    )
     assert proc.returncode == 2 and "HTTP 404" in proc.stderr

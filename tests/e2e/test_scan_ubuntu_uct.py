@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from debian.debian_support import version_compare
-
 from tests.paths import CORPUS, PATCHWARDEN
 
 UCT = CORPUS / "advisories" / "ubuntu-cve-tracker" / "uct-20200618.tar.xz"
@@ -46,8 +45,9 @@ def oracle_installed(status: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for stanza in status.read_text().split("\n\n"):
         fields = dict(
-            line.split(":", 1) for line in stanza.splitlines() if line and line[0] != " "
-            and ":" in line
+            line.split(":", 1)
+            for line in stanza.splitlines()
+            if line and line[0] != " " and ":" in line
         )
         fields = {k: v.strip() for k, v in fields.items()}
         if fields.get("Status") != "install ok installed":
@@ -83,8 +83,9 @@ def bionic_root(tmp_path: Path, status: Path) -> Path:
     [
         # texlive.status is as new as the tracker snapshot: every released fix is installed.
         pytest.param("hosts/dpkg/claircore/texlive.status", 0, 192, id="texlive 357 packages"),
-        pytest.param("hosts/dpkg/trivy/ubuntu-18.04-base.status", 33, 32,
-                     id="ubuntu:18.04 base image"),
+        pytest.param(
+            "hosts/dpkg/trivy/ubuntu-18.04-base.status", 33, 32, id="ubuntu:18.04 base image"
+        ),
     ],
 )
 def test_uct_scan_lists_exactly_the_tracker_pairs(
@@ -93,9 +94,21 @@ def test_uct_scan_lists_exactly_the_tracker_pairs(
     status_file = CORPUS / status
     root = bionic_root(tmp_path, status_file)
     proc = subprocess.run(
-        [PATCHWARDEN, "scan", "--root", str(root), "--feed", f"ubuntu-uct:{UCT}",
-         "--format", "json", "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, timeout=600,
+        [
+            PATCHWARDEN,
+            "scan",
+            "--root",
+            str(root),
+            "--feed",
+            f"ubuntu-uct:{UCT}",
+            "--format",
+            "json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)

@@ -24,6 +24,15 @@ class ConsoleError(Exception):
         return self.status == 0 or self.status >= 500
 
 
+def _error_detail(text: str) -> str:
+    """The console's `{"detail": ...}` message, or the raw body when it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return str(data.get("detail", text)) if isinstance(data, dict) else text
+
+
 class ConsoleClient:
     """Talks protocol v1 to one console."""
 
@@ -63,11 +72,7 @@ class ConsoleClient:
             ) as resp:
                 payload = resp.read()
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")
-            try:
-                detail = json.loads(detail).get("detail", detail)
-            except ValueError:
-                pass
+            detail = _error_detail(exc.read().decode("utf-8", "replace"))
             raise ConsoleError(f"{method} {path}: HTTP {exc.code}: {detail}", exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             raise ConsoleError(f"{method} {path}: console unreachable: {exc}") from None
@@ -79,7 +84,9 @@ class ConsoleClient:
             raise ConsoleError(f"{method} {path}: console sent a non-object", 502)
         return data
 
-    def enrol(self, token: str, hostname: str, machine_id: str, agent_version: str) -> Dict[str, Any]:
+    def enrol(
+        self, token: str, hostname: str, machine_id: str, agent_version: str
+    ) -> Dict[str, Any]:
         """Trade a one-time enrolment token for a host id and secret."""
         body = {
             "token": token,
@@ -105,9 +112,7 @@ class ConsoleClient:
 
     def poll_jobs(self, wait: int = 0) -> List[v1.Action]:
         """Long-poll for actions (up to `wait` seconds)."""
-        data = self._request(
-            "GET", f"{v1.JOBS}?wait={int(wait)}", timeout=self.timeout + wait
-        )
+        data = self._request("GET", f"{v1.JOBS}?wait={int(wait)}", timeout=self.timeout + wait)
         return v1.jobs_from_response(data)
 
     def send_result(self, result: v1.ActionResult) -> Dict[str, Any]:

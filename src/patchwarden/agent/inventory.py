@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import List, Mapping, Optional
 
-from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context
+from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
 from patchwarden.core.inventory import (

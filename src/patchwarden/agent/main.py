@@ -127,6 +127,7 @@ class Agent:
 
 def host_identity(root: Path) -> Dict[str, str]:
     """Hostname and machine-id of the scanned root (the running host for `/`)."""
+
     def read(rel: str) -> str:
         try:
             return (root / rel).read_text().strip()
@@ -142,7 +143,9 @@ def host_identity(root: Path) -> Dict[str, str]:
 def enrol(state_dir: Path, server: str, token: str, root: Path) -> st.AgentState:
     """Trade the enrolment token for credentials and save them."""
     ident = host_identity(root)
-    reply = ConsoleClient(server).enrol(token, ident["hostname"], ident["machine_id"], AGENT_VERSION)
+    reply = ConsoleClient(server).enrol(
+        token, ident["hostname"], ident["machine_id"], AGENT_VERSION
+    )
     try:
         state = st.AgentState(server=server, host_id=str(reply["host_id"]), secret=reply["secret"])
     except KeyError as exc:

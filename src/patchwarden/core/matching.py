@@ -174,15 +174,15 @@ def _in_range(vkey: tuple[Any, ...], rng: Range, keyf: Callable[[str], Any]) -> 
     for k, evt in sorted(events, key=lambda pair: pair[0]):
         if evt.kind is EventKind.INTRODUCED and vkey >= k:
             vulnerable = True
-        elif evt.kind is EventKind.FIXED and vkey >= k or (
-            evt.kind is EventKind.LAST_AFFECTED and vkey > k
+        elif (
+            evt.kind is EventKind.FIXED
+            and vkey >= k
+            or (evt.kind is EventKind.LAST_AFFECTED and vkey > k)
         ):
             vulnerable = False
     if not vulnerable:
         return False
-    fixes = sorted(
-        (k, e.version) for k, e in events if e.kind is EventKind.FIXED and k > vkey
-    )
+    fixes = sorted((k, e.version) for k, e in events if e.kind is EventKind.FIXED and k > vkey)
     return fixes[0][1] if fixes else None
 
 
@@ -204,8 +204,9 @@ def evaluate(affected: Affected, version: str, scheme: str) -> Verdict | None:
     for rng in ranges:
         result = _in_range(vkey, rng, keyf)
         if result is not False:
-            return Verdict(fixed_version=result if isinstance(result, str) else None,
-                           range_type=rng.type)
+            return Verdict(
+                fixed_version=result if isinstance(result, str) else None, range_type=rng.type
+            )
     return None
 
 

@@ -12,7 +12,8 @@ from patchwarden.protocol import v1
 from patchwarden.services import tokens
 from patchwarden.services.errors import AuthError, Refused
 from patchwarden.services.records import abort_verify
-from patchwarden.storage import jobs, repositories as repo
+from patchwarden.storage import jobs
+from patchwarden.storage import repositories as repo
 
 ENROLMENT_TTL = timedelta(days=7)
 
@@ -75,7 +76,9 @@ def pending_jobs(conn: Connection, host_id: str) -> int:
     return len([j for j in jobs.pending_for(conn, host_id) if j.status.value == "queued"])
 
 
-def report_result(conn: Connection, host_id: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+def report_result(
+    conn: Connection, host_id: str, body: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """Apply an agent's action result once (a replay is acknowledged, not re-applied)."""
     try:
         job_id = int(body["job_id"])

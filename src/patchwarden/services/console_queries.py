@@ -20,11 +20,14 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def host_view(host: dict[str, Any], now: datetime, settings: ConsoleSettings,
-              open_records: int) -> dict[str, Any]:
+def host_view(
+    host: dict[str, Any], now: datetime, settings: ConsoleSettings, open_records: int
+) -> dict[str, Any]:
     """Public form of a host: online flag, OS and EOL, kernel facts (R-D7), last scan."""
     last = host.get("last_seen_at")
-    online = last is not None and (now - last).total_seconds() <= settings.agent_offline_after_seconds
+    online = (
+        last is not None and (now - last).total_seconds() <= settings.agent_offline_after_seconds
+    )
     os_ = host.get("os") or {}
     return {
         "id": host["id"],
@@ -123,8 +126,12 @@ def list_records(
         vuln_id=vuln_id or "",
     )
     rows, total = rr.query(conn, f, page, per_page)
-    return {"items": [record_view(r) for r in rows], "total": total, "page": page,
-            "per_page": per_page}
+    return {
+        "items": [record_view(r) for r in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 def record_detail(conn: Connection, record_id: int) -> dict[str, Any]:
@@ -134,9 +141,7 @@ def record_detail(conn: Connection, record_id: int) -> dict[str, Any]:
         raise Refused(f"unknown record {record_id}", 404)
     view = record_view(row)
     view["summary"] = row["summary"]
-    view["history"] = [
-        {**e, "at": _iso(e["at"])} for e in rr.events_of(conn, record_id)
-    ]
+    view["history"] = [{**e, "at": _iso(e["at"])} for e in rr.events_of(conn, record_id)]
     return view
 
 

@@ -22,9 +22,7 @@ class ConsoleSettings(BaseModel):
 
     scan_levels: list[str] = Field(default_factory=lambda: list(LEVELS))
     """Severities that are scanned *and updated* (R-D4)."""
-    scan_cycle_hours: dict[str, float] = Field(
-        default_factory=lambda: {t: 24.0 for t in TYPES}
-    )
+    scan_cycle_hours: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(TYPES, 24.0))
     """Periodic scan interval per vulnerability type (R-D5)."""
     offline_ttl_days: dict[str, float] = Field(
         default_factory=lambda: {"linux": 3, "windows": 3, "cms": 7, "app": 30, "emergency": 90}

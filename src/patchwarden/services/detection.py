@@ -38,7 +38,8 @@ def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False)
             errors.add(f"{inv.os.name or inv.os.id}: no advisory ecosystem for this release")
         for query in driver.queries(inv):
             candidates = [
-                pair for pair in index.lookup(query.ecosystem, query.name)
+                pair
+                for pair in index.lookup(query.ecosystem, query.name)
                 if driver.relevant(pair[0])
             ]
             if candidates:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -145,9 +145,10 @@ def sync_sources(
         )
     cache = data_dir / "feeds"
     lines = []
-    with AdvisoryStore.in_dir(data_dir) as store, httpx.Client(
-        timeout=timeout, headers={"User-Agent": "patchwarden-feeds"}
-    ) as client:
+    with (
+        AdvisoryStore.in_dir(data_dir) as store,
+        httpx.Client(timeout=timeout, headers={"User-Agent": "patchwarden-feeds"}) as client,
+    ):
         for name in names:
             source = SOURCES[name]
             url = url_overrides.get(name, source.url)

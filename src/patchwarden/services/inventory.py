@@ -19,9 +19,9 @@ from sqlalchemy import Connection, insert, select
 from patchwarden.core.errors import InventoryError
 from patchwarden.core.inventory import Inventory
 from patchwarden.protocol import v1
-from patchwarden.services.errors import Refused
 from patchwarden.services.console_settings import ConsoleSettings
 from patchwarden.services.detection import detect
+from patchwarden.services.errors import Refused
 from patchwarden.services.ports import AdvisoryIndex
 from patchwarden.services.records import apply_detection
 from patchwarden.storage import jobs
@@ -42,9 +42,7 @@ def decode_upload(body: bytes, content_encoding: str) -> dict[str, Any]:
         except zlib.error as exc:
             raise Refused(f"inventory is not valid gzip: {exc}", 400) from None
         if len(raw) > v1.MAX_INVENTORY_JSON or inflater.unconsumed_tail:
-            raise Refused(
-                f"inventory exceeds {v1.MAX_INVENTORY_JSON} bytes once decompressed", 413
-            )
+            raise Refused(f"inventory exceeds {v1.MAX_INVENTORY_JSON} bytes once decompressed", 413)
         if not inflater.eof:
             raise Refused("inventory gzip stream is truncated", 400)
     try:

@@ -33,8 +33,8 @@ from patchwarden.core.records import (
     new_record,
     transition,
 )
-from patchwarden.services.errors import Refused
 from patchwarden.services.console_settings import ConsoleSettings
+from patchwarden.services.errors import Refused
 from patchwarden.storage import jobs
 from patchwarden.storage import records_repo as rr
 from patchwarden.storage import repositories as repo
@@ -152,8 +152,13 @@ def apply_detection(
             continue
         rec = stored.record
         if stored.id in verify_ids and rec.state is State.VERIFYING:
-            rec, event = transition(rec, Trigger.VERIFY_STILL_VULNERABLE, now, policy=policy,
-                                    reason="the verify scan still detects it")
+            rec, event = transition(
+                rec,
+                Trigger.VERIFY_STILL_VULNERABLE,
+                now,
+                policy=policy,
+                reason="the verify scan still detects it",
+            )
             events = [event]
             stats.verified[stored.id] = "still_vulnerable"
         else:
@@ -172,8 +177,13 @@ def apply_detection(
             continue
         rec = stored.record
         if stored.id in verify_ids and rec.state is State.VERIFYING:
-            rec, event = transition(rec, Trigger.VERIFY_FIXED, now, policy=policy,
-                                    reason="the verify scan no longer detects it (R-L3)")
+            rec, event = transition(
+                rec,
+                Trigger.VERIFY_FIXED,
+                now,
+                policy=policy,
+                reason="the verify scan no longer detects it (R-L3)",
+            )
             events = [event]
             stats.verified[stored.id] = "fixed"
         else:
@@ -244,8 +254,11 @@ def act_on_records(
         if stored is None:
             outcomes.append(ActionOutcome(rid, False, reason="unknown record id"))
             continue
-        trigger = {"verify": Trigger.VERIFY_REQUESTED, "ignore": Trigger.IGNORE,
-                   "unignore": Trigger.UNIGNORE}[action]
+        trigger = {
+            "verify": Trigger.VERIFY_REQUESTED,
+            "ignore": Trigger.IGNORE,
+            "unignore": Trigger.UNIGNORE,
+        }[action]
         rec = stored.record
         try:
             if action == "verify":
@@ -254,7 +267,9 @@ def act_on_records(
                 host = hosts.setdefault(stored.host_id, repo.get_host(conn, stored.host_id) or {})
                 if rec.state is not State.EXPIRED and not _agent_online(host, now, settings):
                     last = host.get("last_seen_at")
-                    raise Refused(f"agent offline (last seen {last.isoformat() if last else 'never'})")
+                    raise Refused(
+                        f"agent offline (last seen {last.isoformat() if last else 'never'})"
+                    )
             new, event = transition(rec, trigger, now, actor, reason, policy=policy)
         except (IllegalTransition, Refused) as exc:
             why = exc.why if isinstance(exc, IllegalTransition) else str(exc)
@@ -267,8 +282,12 @@ def act_on_records(
             verify_jobs.setdefault(stored.host_id, []).append(rid)
     for host_id, ids in verify_jobs.items():
         job_id = jobs.enqueue(
-            conn, host_id, "verify", {"types": ["linux"], "record_ids": ids, "vulns": []},
-            actor, now=now,
+            conn,
+            host_id,
+            "verify",
+            {"types": ["linux"], "record_ids": ids, "vulns": []},
+            actor,
+            now=now,
         )
         for o in outcomes:
             if o.record_id in ids:
@@ -298,8 +317,12 @@ def expire_offline(conn: Connection, now: datetime, settings: ConsoleSettings) -
                 if not due_for_expiry(stored.record, last_seen, now, policy):
                     continue
                 new, event = transition(
-                    stored.record, Trigger.EXPIRE, now, SYSTEM_ACTOR,
-                    policy=policy, agent_last_seen=last_seen,
+                    stored.record,
+                    Trigger.EXPIRE,
+                    now,
+                    SYSTEM_ACTOR,
+                    policy=policy,
+                    agent_last_seen=last_seen,
                 )
                 rr.update_record(conn, stored.id, new)
                 rr.add_events(conn, stored.id, [event])

@@ -244,9 +244,7 @@ class AdvisoryStore:
                 " WHERE f.ecosystem=? AND f.name=?",
                 (ecosystem, name),
             ).fetchall()
-        return [
-            (advisory_from_json(adv), affected_from_dict(json.loads(aff))) for adv, aff in rows
-        ]
+        return [(advisory_from_json(adv), affected_from_dict(json.loads(aff))) for adv, aff in rows]
 
     def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
         """KEV entries of the given CVEs."""

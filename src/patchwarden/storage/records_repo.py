@@ -165,9 +165,7 @@ def events_of(conn: Connection, record_id: int) -> list[dict[str, Any]]:
         .where(record_events.c.record_id == record_id)
         .order_by(record_events.c.at, record_events.c.id)
     ).mappings()
-    return [
-        {k: v for k, v in r.items() if k not in ("record_id",)} for r in rows
-    ]
+    return [{k: v for k, v in r.items() if k not in ("record_id",)} for r in rows]
 
 
 @dataclass(frozen=True)
@@ -224,11 +222,15 @@ def query(
 
 def get(conn: Connection, record_id: int) -> dict[str, Any] | None:
     """One record with its hostname."""
-    row = conn.execute(
-        select(records, hosts.c.hostname)
-        .select_from(records.join(hosts, hosts.c.id == records.c.host_id))
-        .where(records.c.id == record_id)
-    ).mappings().first()
+    row = (
+        conn.execute(
+            select(records, hosts.c.hostname)
+            .select_from(records.join(hosts, hosts.c.id == records.c.host_id))
+            .where(records.c.id == record_id)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -272,4 +274,3 @@ def counts_by_host(conn: Connection, statuses: Sequence[str]) -> dict[str, int]:
         .group_by(records.c.host_id)
     )
     return {h: int(n) for h, n in rows}
-

@@ -13,8 +13,8 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from patchwarden.storage.tables import api_tokens, enrolment_tokens, hosts, settings, users
 
-
 # -- users and API tokens ---------------------------------------------------------------------
+
 
 def ensure_user(conn: Connection, name: str, now: datetime) -> int:
     """The id of user `name`; the first user ever created becomes the owner."""
@@ -31,9 +31,7 @@ def ensure_user(conn: Connection, name: str, now: datetime) -> int:
 
 def add_api_token(conn: Connection, user_id: int, token_hash: str, now: datetime) -> None:
     """Store an API token digest for a user."""
-    conn.execute(
-        insert(api_tokens).values(user_id=user_id, token_hash=token_hash, created_at=now)
-    )
+    conn.execute(insert(api_tokens).values(user_id=user_id, token_hash=token_hash, created_at=now))
 
 
 def user_by_token(conn: Connection, token_hash: str, now: datetime) -> dict[str, Any] | None:
@@ -50,6 +48,7 @@ def user_by_token(conn: Connection, token_hash: str, now: datetime) -> dict[str,
 
 
 # -- enrolment ----------------------------------------------------------------------------------
+
 
 def add_enrolment_token(conn: Connection, token_hash: str, now: datetime, ttl: timedelta) -> None:
     """Store a one-time enrolment token digest."""
@@ -80,14 +79,30 @@ def use_enrolment_token(conn: Connection, token_hash: str, host_id: str, now: da
 
 # -- hosts ----------------------------------------------------------------------------------
 
-def add_host(conn: Connection, host_id: str, hostname: str, machine_id: str,
-             secret_hash: str, agent_version: str, now: datetime) -> None:
+
+def add_host(
+    conn: Connection,
+    host_id: str,
+    hostname: str,
+    machine_id: str,
+    secret_hash: str,
+    agent_version: str,
+    now: datetime,
+) -> None:
     """Register an enrolled agent's host."""
     conn.execute(
         insert(hosts).values(
-            id=host_id, hostname=hostname, machine_id=machine_id, secret_hash=secret_hash,
-            agent_version=agent_version, enrolled_at=now, last_seen_at=now, os={}, kernel={},
-            collector_errors=[], packages=0,
+            id=host_id,
+            hostname=hostname,
+            machine_id=machine_id,
+            secret_hash=secret_hash,
+            agent_version=agent_version,
+            enrolled_at=now,
+            last_seen_at=now,
+            os={},
+            kernel={},
+            collector_errors=[],
+            packages=0,
         )
     )
 
@@ -138,6 +153,7 @@ def host_secret_hash(conn: Connection, host_id: str) -> str | None:
 
 # -- settings -------------------------------------------------------------------------------
 
+
 def get_settings(conn: Connection) -> dict[str, Any]:
     """Every stored setting."""
     return {r.key: r.value for r in conn.execute(select(settings))}
@@ -156,4 +172,3 @@ def put_settings(conn: Connection, values: dict[str, Any]) -> None:
 def _aware(ts: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
-

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context, InventoryPart
+from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.inventory import collect_inventory
 from patchwarden.agent.runner import FakeRunner
 from patchwarden.core.errors import InventoryError

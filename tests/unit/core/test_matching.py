@@ -26,7 +26,7 @@ from patchwarden.core.matching import (
     merge_matches,
 )
 
-I, F, LA, L = EventKind.INTRODUCED, EventKind.FIXED, EventKind.LAST_AFFECTED, EventKind.LIMIT
+INTRO, F, LA, L = EventKind.INTRODUCED, EventKind.FIXED, EventKind.LAST_AFFECTED, EventKind.LIMIT
 
 
 def aff(*events: tuple[EventKind, str], versions=(), status=VendorStatus.FIXED, binaries=()):
@@ -43,26 +43,55 @@ def aff(*events: tuple[EventKind, str], versions=(), status=VendorStatus.FIXED, 
 @pytest.mark.parametrize(
     ("events", "version", "expected"),
     [
-        pytest.param([(I, "0"), (F, "3.0.11-1~deb12u2")], "3.0.9-1", "3.0.11-1~deb12u2",
-                     id="happy path: below the fix is affected"),
-        pytest.param([(I, "0"), (F, "3.0.11-1~deb12u2")], "3.0.11-1~deb12u2", None,
-                     id="at the fix is not affected"),
-        pytest.param([(I, "0"), (F, "3.0.11-1~deb12u2")], "3.0.11-1", None,
-                     id="tilde: 3.0.11-1 is above 3.0.11-1~deb12u2"),
-        pytest.param([(I, "1.0"), (F, "1.2"), (I, "2.0"), (F, "2.5")], "1.1", "1.2",
-                     id="first of two ranges"),
-        pytest.param([(I, "1.0"), (F, "1.2"), (I, "2.0"), (F, "2.5")], "1.7", None,
-                     id="between two ranges"),
-        pytest.param([(I, "2.0"), (F, "2.5"), (I, "1.0"), (F, "1.2")], "2.1", "2.5",
-                     id="events out of order are sorted"),
-        pytest.param([(I, "0"), (LA, "1.4")], "1.4", "",
-                     id="last_affected is inclusive (no fixed version known)"),
-        pytest.param([(I, "0"), (LA, "1.4")], "1.5", None, id="above last_affected"),
-        pytest.param([(I, "0"), (L, "2.0")], "1.9", "", id="below limit, no fix"),
-        pytest.param([(I, "0"), (L, "2.0")], "2.0", None, id="at limit"),
-        pytest.param([(I, "0")], "9:99", "", id="introduced 0 alone: all versions"),
-        pytest.param([(I, "1:1.0"), (F, "1:1.1")], "2.0", None,
-                     id="epoch: 2.0 sorts before 1:1.0"),
+        pytest.param(
+            [(INTRO, "0"), (F, "3.0.11-1~deb12u2")],
+            "3.0.9-1",
+            "3.0.11-1~deb12u2",
+            id="happy path: below the fix is affected",
+        ),
+        pytest.param(
+            [(INTRO, "0"), (F, "3.0.11-1~deb12u2")],
+            "3.0.11-1~deb12u2",
+            None,
+            id="at the fix is not affected",
+        ),
+        pytest.param(
+            [(INTRO, "0"), (F, "3.0.11-1~deb12u2")],
+            "3.0.11-1",
+            None,
+            id="tilde: 3.0.11-1 is above 3.0.11-1~deb12u2",
+        ),
+        pytest.param(
+            [(INTRO, "1.0"), (F, "1.2"), (INTRO, "2.0"), (F, "2.5")],
+            "1.1",
+            "1.2",
+            id="first of two ranges",
+        ),
+        pytest.param(
+            [(INTRO, "1.0"), (F, "1.2"), (INTRO, "2.0"), (F, "2.5")],
+            "1.7",
+            None,
+            id="between two ranges",
+        ),
+        pytest.param(
+            [(INTRO, "2.0"), (F, "2.5"), (INTRO, "1.0"), (F, "1.2")],
+            "2.1",
+            "2.5",
+            id="events out of order are sorted",
+        ),
+        pytest.param(
+            [(INTRO, "0"), (LA, "1.4")],
+            "1.4",
+            "",
+            id="last_affected is inclusive (no fixed version known)",
+        ),
+        pytest.param([(INTRO, "0"), (LA, "1.4")], "1.5", None, id="above last_affected"),
+        pytest.param([(INTRO, "0"), (L, "2.0")], "1.9", "", id="below limit, no fix"),
+        pytest.param([(INTRO, "0"), (L, "2.0")], "2.0", None, id="at limit"),
+        pytest.param([(INTRO, "0")], "9:99", "", id="introduced 0 alone: all versions"),
+        pytest.param(
+            [(INTRO, "1:1.0"), (F, "1:1.1")], "2.0", None, id="epoch: 2.0 sorts before 1:1.0"
+        ),
     ],
 )
 def test_evaluate_ranges(events, version, expected):
@@ -90,7 +119,7 @@ def test_invalid_installed_version_raises():
     from patchwarden.core.errors import InvalidVersion
 
     with pytest.raises(InvalidVersion, match="dpkg"):
-        evaluate(aff((I, "0"), (F, "1.0")), "1.0 bad", "dpkg")
+        evaluate(aff((INTRO, "0"), (F, "1.0")), "1.0 bad", "dpkg")
 
 
 PKG = Package("libssl3", "3.0.9-1", "deb", source_name="openssl")
@@ -98,8 +127,9 @@ QUERY = Query(PKG, "Debian:12", "openssl", "3.0.9-1", "dpkg")
 
 
 def adv(id_, affected, aliases=(), severity=Severity.HIGH, **kw):
-    return Advisory(id=id_, source="test", aliases=tuple(aliases), severity=severity,
-                    affected=(affected,), **kw)
+    return Advisory(
+        id=id_, source="test", aliases=tuple(aliases), severity=severity, affected=(affected,), **kw
+    )
 
 
 def run(candidates, **kw):
@@ -108,15 +138,19 @@ def run(candidates, **kw):
 
 
 def test_match_carries_evidence_and_method():
-    (m,), _ = run([adv("CVE-2023-1", aff((I, "0"), (F, "3.0.10-1")))])
+    (m,), _ = run([adv("CVE-2023-1", aff((INTRO, "0"), (F, "3.0.10-1")))])
     assert (m.id, m.package, m.source_package, m.fixed_version) == (
-        "CVE-2023-1", "libssl3", "openssl", "3.0.10-1")
+        "CVE-2023-1",
+        "libssl3",
+        "openssl",
+        "3.0.10-1",
+    )
     assert m.method is Method.DISTRO_ADVISORY and m.confidence is Confidence.HIGH
     assert m.advisories == ("CVE-2023-1",) and m.ecosystem == "Debian:12"
 
 
 def test_no_fix_yet_has_null_fix_and_reason():
-    (m,), _ = run([adv("CVE-2023-2", aff((I, "0"), status=VendorStatus.AFFECTED))])
+    (m,), _ = run([adv("CVE-2023-2", aff((INTRO, "0"), status=VendorStatus.AFFECTED))])
     assert m.fixed_version is None and m.reason.startswith("no fix yet")
 
 
@@ -129,50 +163,57 @@ def test_wont_fix_only_on_request_and_triage_never():
 
 
 def test_binaries_list_restricts_to_named_binaries():
-    only_cli = adv("CVE-2023-5", aff((I, "0"), (F, "9"), binaries=["openssl"]))
+    only_cli = adv("CVE-2023-5", aff((INTRO, "0"), (F, "9"), binaries=["openssl"]))
     assert run([only_cli])[0] == []
 
 
 def test_withdrawn_advisories_never_match():
-    gone = adv("CVE-2023-6", aff((I, "0"), (F, "9")), withdrawn="2024-01-01T00:00:00Z")
+    gone = adv("CVE-2023-6", aff((INTRO, "0"), (F, "9")), withdrawn="2024-01-01T00:00:00Z")
     assert run([gone])[0] == []
 
 
 def test_bad_range_version_is_recorded_not_silent():
-    bad = adv("CVE-2023-7", aff((I, "0"), (F, "not a version!")))
+    bad = adv("CVE-2023-7", aff((INTRO, "0"), (F, "not a version!")))
     found, errors = run([bad])
     assert found == [] and "CVE-2023-7" in errors.items[0]
 
 
 def test_finding_id_prefers_a_single_cve():
     assert finding_id(adv("UBUNTU-CVE-2024-0727", aff(), aliases=["CVE-2024-0727"])) == (
-        "CVE-2024-0727")
+        "CVE-2024-0727"
+    )
     assert finding_id(adv("DSA-5380-1", aff(), aliases=["CVE-1", "CVE-2"])) == "DSA-5380-1"
 
 
 def test_merge_folds_duplicates_and_covered_groups():
     per_cve = [
-        adv("CVE-2023-1", aff((I, "0"), (F, "3.0.10-1"))),
-        adv("UBUNTU-CVE-2023-1", aff((I, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-1"],
-            severity=Severity.CRITICAL),
-        adv("CVE-2023-2", aff((I, "0"), status=VendorStatus.AFFECTED)),
+        adv("CVE-2023-1", aff((INTRO, "0"), (F, "3.0.10-1"))),
+        adv(
+            "UBUNTU-CVE-2023-1",
+            aff((INTRO, "0"), (F, "3.0.10-1")),
+            aliases=["CVE-2023-1"],
+            severity=Severity.CRITICAL,
+        ),
+        adv("CVE-2023-2", aff((INTRO, "0"), status=VendorStatus.AFFECTED)),
     ]
-    group = adv("DSA-1-1", aff((I, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-1", "CVE-2023-2"])
+    group = adv("DSA-1-1", aff((INTRO, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-1", "CVE-2023-2"])
     found, _ = run([*per_cve, group])
     merged = {m.id: m for m in merge_matches(found)}
     assert set(merged) == {"CVE-2023-1", "CVE-2023-2"}
     assert merged["CVE-2023-1"].severity is Severity.CRITICAL
     assert merged["CVE-2023-1"].advisories == ("CVE-2023-1", "UBUNTU-CVE-2023-1", "DSA-1-1")
     # a group not fully covered by per-CVE findings stays a finding of its own
-    lone = adv("DSA-2-1", aff((I, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-8", "CVE-2023-9"])
+    lone = adv("DSA-2-1", aff((INTRO, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-8", "CVE-2023-9"])
     found, _ = run([lone])
     assert [m.id for m in merge_matches(found)] == ["DSA-2-1"]
 
 
 def test_merge_prefers_a_known_fix():
-    found, _ = run([
-        adv("CVE-2023-2", aff((I, "0"), status=VendorStatus.AFFECTED)),
-        adv("UBUNTU-CVE-2023-2", aff((I, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-2"]),
-    ])
+    found, _ = run(
+        [
+            adv("CVE-2023-2", aff((INTRO, "0"), status=VendorStatus.AFFECTED)),
+            adv("UBUNTU-CVE-2023-2", aff((INTRO, "0"), (F, "3.0.10-1")), aliases=["CVE-2023-2"]),
+        ]
+    )
     (m,) = merge_matches(found)
     assert m.fixed_version == "3.0.10-1" and m.reason == ""

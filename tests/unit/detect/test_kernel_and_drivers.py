@@ -73,13 +73,30 @@ def test_kernel_tooling_never_carries_kernel_cves():
 def test_pending_kernel_source_update_is_one_finding_not_one_per_cve():
     from patchwarden.core.inventory import PendingUpdate
 
-    upd = PendingUpdate("linux-libc-dev", "6.1.76-1", "6.1.90-1", "bookworm-security",
-                        source_package="linux", cves=("CVE-2024-1", "CVE-2024-2"))
-    runs = PendingUpdate(K_RUN.name, K_RUN.version, "6.1.90-1", "bookworm-security",
-                         source_package="linux", cves=("CVE-2024-1", "CVE-2024-2"))
+    upd = PendingUpdate(
+        "linux-libc-dev",
+        "6.1.76-1",
+        "6.1.90-1",
+        "bookworm-security",
+        source_package="linux",
+        cves=("CVE-2024-1", "CVE-2024-2"),
+    )
+    runs = PendingUpdate(
+        K_RUN.name,
+        K_RUN.version,
+        "6.1.90-1",
+        "bookworm-security",
+        source_package="linux",
+        cves=("CVE-2024-1", "CVE-2024-2"),
+    )
     inv = inventory(running="6.1.0-18-amd64")
-    inv = Inventory(host=inv.host, os=inv.os, packages=inv.packages, kernel=inv.kernel,
-                    pending_updates=(upd, runs))
+    inv = Inventory(
+        host=inv.host,
+        os=inv.os,
+        packages=inv.packages,
+        kernel=inv.kernel,
+        pending_updates=(upd, runs),
+    )
     found = detect(inv, MemoryIndex()).matches
     tooling = [m for m in found if m.package == "linux-libc-dev"]
     assert len(tooling) == 1 and tooling[0].cves == () and "R-D7" in tooling[0].reason
@@ -89,16 +106,17 @@ def test_pending_kernel_source_update_is_one_finding_not_one_per_cve():
 def test_booted_old_kernel_is_reported_even_when_newest_is_fixed():
     # Vuls #540: fully updated, but booted into the old kernel.
     found = detect(inventory(running="6.1.0-9-amd64"), MemoryIndex([linux_advisory("6.1.50-1")]))
-    assert [m.package for m in found.matches if m.package.startswith("linux-image")] == [
-        K_OLD.name
-    ]
+    assert [m.package for m in found.matches if m.package.startswith("linux-image")] == [K_OLD.name]
 
 
 def test_unbooted_root_judges_newest_kernel_with_medium_confidence():
     found = detect(inventory(running=None), MemoryIndex([linux_advisory("6.1.80-1")]))
     (m,) = [m for m in found.matches if m.package.startswith("linux-image")]
     assert (m.package, m.method, m.confidence) == (
-        K_RUN.name, Method.NEWEST_KERNEL, Confidence.MEDIUM)
+        K_RUN.name,
+        Method.NEWEST_KERNEL,
+        Confidence.MEDIUM,
+    )
 
 
 def test_ecosystem_spellings():

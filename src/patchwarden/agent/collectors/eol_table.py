@@ -1,7 +1,8 @@
 """End-of-life dates of distribution releases (generated: do not edit).
 
 Regenerate with `scripts/gen-eol-table.py`; the facts come from endoflife.date
-(MIT licence). `eol` is the end of standard support (Debian: of LTS); "" means no end date announced.
+(MIT licence). `eol` is the end of standard support (Debian: of LTS);
+"" means no end date announced.
 """
 
 from __future__ import annotations

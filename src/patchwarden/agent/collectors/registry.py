@@ -1,8 +1,9 @@
 """Collector registry (STYLE P1/P2): every collector, registered here in run order.
 
 Order matters: os-release first (later collectors read `ctx.os`), then the package
-databases, then the kernel collector and the repository check, which read `ctx.packages`. Duplicate names are
-rejected. To add a collector, add one `_register` line in the right place.
+databases, then the kernel collector and the repository check, which read
+`ctx.packages`. Duplicate names are rejected. To add a collector, add one `_register`
+line in the right place.
 """
 
 from __future__ import annotations

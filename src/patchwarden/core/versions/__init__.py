@@ -8,7 +8,7 @@ once and compared many times (DESIGN §3: dpkg/rpm keys reach millions of compar
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -16,10 +16,10 @@ from patchwarden.core.errors import UnknownScheme
 from patchwarden.core.versions import apk, dpkg, maven, pep440, rpm, semver
 
 SCHEMES: dict[str, ModuleType] = {}
-for _module in (dpkg, rpm, apk, maven, semver, pep440):
-    if _module.NAME in SCHEMES:
-        raise RuntimeError(f"duplicate version scheme {_module.NAME}")
-    SCHEMES[_module.NAME] = _module
+for _scheme in (dpkg, rpm, apk, maven, semver, pep440):
+    if _scheme.NAME in SCHEMES:
+        raise RuntimeError(f"duplicate version scheme {_scheme.NAME}")
+    SCHEMES[_scheme.NAME] = _scheme
 
 # OSV ecosystem (the part before the first ':') -> scheme. Known ecosystems that we parse but
 # cannot order yet map to None, so callers can tell "unsupported" from "unknown".
@@ -82,7 +82,7 @@ def key_function(scheme: str) -> Callable[[str], Any]:
     return _cached_key(_module(scheme).key)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_key(fn: Callable[[str], Any]) -> Callable[[str], Any]:
     return lru_cache(maxsize=1 << 16)(fn)
 
@@ -97,7 +97,7 @@ def compare(scheme: str, a: str, b: str) -> int:
     """-1, 0 or 1 as `a` sorts before, equal to, or after `b` under `scheme`."""
     k = key_function(scheme)
     ka, kb = k(a), k(b)
-    return (ka > kb) - (ka < kb)
+    return int(ka > kb) - int(ka < kb)
 
 
 __all__ = [

@@ -32,27 +32,25 @@ def run_action(body: ActionRequest, conn: ConnDep, now: NowDep, user: UserDep) -
     actor = user["name"]
     if body.action == "scan":
         hosts = repo.list_hosts(conn)
-        wanted = (
-            [h["id"] for h in hosts] if body.host_ids == "all" else list(body.host_ids)
-        )
+        wanted = [h["id"] for h in hosts] if body.host_ids == "all" else list(body.host_ids)
         known = {h["id"] for h in hosts}
         unknown = [h for h in wanted if h not in known]
         if unknown:
             raise Refused(f"unknown hosts {unknown}", 404)
         if not wanted:
-            raise Refused("scan needs host_ids (a list or \"all\")", 422)
+            raise Refused('scan needs host_ids (a list or "all")', 422)
         queued = [
-            {"host_id": h, "job_id": jobs.enqueue(conn, h, "scan", {"types": ["linux"]},
-                                                  actor, now=now)}
+            {
+                "host_id": h,
+                "job_id": jobs.enqueue(conn, h, "scan", {"types": ["linux"]}, actor, now=now),
+            }
             for h in wanted
         ]
         return {"action": "scan", "items": queued}
     if not body.record_ids:
         raise Refused(f"{body.action} needs record_ids", 422)
     settings = console_settings.load(repo.get_settings(conn))
-    outcomes = act_on_records(
-        conn, body.action, body.record_ids, actor, body.reason, now, settings
-    )
+    outcomes = act_on_records(conn, body.action, body.record_ids, actor, body.reason, now, settings)
     return {
         "action": body.action,
         "items": [o.as_dict() for o in outcomes],
@@ -68,9 +66,14 @@ def get_job(job_id: int, conn: ConnDep, user: UserDep) -> dict[str, Any]:
     if job is None:
         raise Refused(f"unknown job {job_id}", 404)
     return {
-        "id": job.id, "host_id": job.host_id, "kind": job.kind, "params": job.params,
-        "status": job.status.value, "requested_by": job.requested_by,
+        "id": job.id,
+        "host_id": job.host_id,
+        "kind": job.kind,
+        "params": job.params,
+        "status": job.status.value,
+        "requested_by": job.requested_by,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "result": job.result, "error": job.error,
+        "result": job.result,
+        "error": job.error,
     }

@@ -41,8 +41,11 @@ async def enrol(request: Request) -> dict[str, str]:
 @router.post("/heartbeat")
 def heartbeat(conn: ConnDep, host_id: AgentDep, now: NowDep) -> dict[str, Any]:
     """The agent is alive (authentication already recorded it); jobs waiting."""
-    return {"host_id": host_id, "time": now.isoformat(),
-            "pending_jobs": agents.pending_jobs(conn, host_id)}
+    return {
+        "host_id": host_id,
+        "time": now.isoformat(),
+        "pending_jobs": agents.pending_jobs(conn, host_id),
+    }
 
 
 @router.post("/inventory")

@@ -27,7 +27,10 @@ async def run_tick(request: Request, user: UserDep) -> dict[str, Any]:
     """Run the scheduler's periodic work now (scan cycle, expiry sweep, stale jobs)."""
     app = request.app
     report = await run_in_threadpool(
-        tick, app.state.engine, app.state.config.clock.now(), app.state.holder,
+        tick,
+        app.state.engine,
+        app.state.config.clock.now(),
+        app.state.holder,
         app.state.lease_ttl,
     )
     return report.__dict__

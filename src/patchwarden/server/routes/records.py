@@ -28,8 +28,16 @@ def list_records(
 ) -> dict[str, Any]:
     """Records, most urgent first (R-D11); `exploitable=true` is the R-D10 switch."""
     return console_queries.list_records(
-        conn, type=type, severity=severity, status=status, host=host, exploitable=exploitable,
-        bucket=bucket, vuln_id=vuln_id, page=page, per_page=per_page,
+        conn,
+        type=type,
+        severity=severity,
+        status=status,
+        host=host,
+        exploitable=exploitable,
+        bucket=bucket,
+        vuln_id=vuln_id,
+        page=page,
+        per_page=per_page,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
@@ -22,7 +22,7 @@ def get_settings(conn: ConnDep, user: UserDep) -> dict[str, Any]:
 
 @router.put("")
 def put_settings(
-    conn: ConnDep, user: UserDep, patch: dict[str, Any] = Body(...)
+    conn: ConnDep, user: UserDep, patch: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Change some settings; the rest stay."""
     if user["role"] not in ("owner", "admin"):
