@@ -7,6 +7,7 @@ state. Keep Python 3.9 syntax.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from typing import Optional, Tuple
 
@@ -168,7 +169,7 @@ class Advisory:
     restart_required: bool = False
     """The source tags the fix as needing a restart/reboot (R-F4)."""
 
-    @property
+    @cached_property
     def cves(self) -> Tuple[str, ...]:
         """CVE ids among id, aliases and related ids, in order, without duplicates.
 

@@ -163,27 +163,84 @@ def _event_key(keyf: Callable[[str], Any], kind: EventKind, version: str) -> tup
     return (1, keyf(version))
 
 
-def _in_range(vkey: tuple[Any, ...], rng: Range, keyf: Callable[[str], Any]) -> str | None | bool:
+@dataclass(frozen=True)
+class _CompiledRange:
+    """One range with its version keys built and its events sorted, ready to evaluate."""
+
+    type: str
+    limits: tuple[tuple[Any, ...], ...]
+    events: tuple[tuple[tuple[Any, ...], EventKind], ...]
+    fixes: tuple[tuple[tuple[Any, ...], str], ...]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """An affected entry compiled for one version scheme."""
+
+    versions: frozenset[tuple[Any, ...]]
+    ranges: tuple[_CompiledRange, ...]
+    fixes: tuple[tuple[tuple[Any, ...], str], ...]
+    """Every fixed event of every range, sorted (for matches by the versions list)."""
+
+
+def _compile_range(rng: Range, keyf: Callable[[str], Any]) -> _CompiledRange:
+    keyed = [(_event_key(keyf, e.kind, e.version), e) for e in rng.events]
+    return _CompiledRange(
+        type=rng.type,
+        limits=tuple(k for k, e in keyed if e.kind is EventKind.LIMIT),
+        # Stable sort by version only: events at equal versions keep the feed's order.
+        events=tuple((k, e.kind) for k, e in sorted(keyed, key=lambda pair: pair[0])),
+        fixes=tuple(sorted((k, e.version) for k, e in keyed if e.kind is EventKind.FIXED)),
+    )
+
+
+def _compiled(affected: Affected, scheme: str) -> _Compiled:
+    """The entry's compiled form, memoised on the (immutable) entry itself.
+
+    One advisory entry is evaluated against every host of a fleet; building its version keys
+    and sorting its events once per scheme instead of once per package makes matching about
+    twice as fast. The memo lives in the instance `__dict__`, outside the dataclass fields,
+    so equality, hashing and serialisation are untouched. A parse error is memoised too.
+    """
+    memo: dict[str, _Compiled | InvalidVersion] = affected.__dict__.setdefault("_pw_memo", {})
+    hit = memo.get(scheme)
+    if hit is None:
+        keyf = key_function(scheme)
+        try:
+            ranges = tuple(
+                _compile_range(r, keyf) for r in affected.ranges if r.type in _ORDERED_RANGES
+            )
+            hit = _Compiled(
+                versions=frozenset((1, keyf(v)) for v in affected.versions),
+                ranges=ranges,
+                fixes=tuple(sorted(f for r in ranges for f in r.fixes)),
+            )
+        except InvalidVersion as exc:
+            hit = exc
+        memo[scheme] = hit
+    if isinstance(hit, InvalidVersion):
+        raise hit
+    return hit
+
+
+_ORDERED_RANGES = ("ECOSYSTEM", "SEMVER")
+
+
+def _in_range(vkey: tuple[Any, ...], rng: _CompiledRange) -> str | None | bool:
     """OSV IncludedInRanges for one range: False if not affected, else the fixed version or None."""
-    events = [(_event_key(keyf, e.kind, e.version), e) for e in rng.events]
-    limits = [k for k, e in events if e.kind is EventKind.LIMIT]
-    if limits and not any(vkey < k for k in limits):
+    if rng.limits and not any(vkey < k for k in rng.limits):
         return False
     vulnerable = False
-    # Stable sort by version only: events at equal versions keep the feed's order.
-    for k, evt in sorted(events, key=lambda pair: pair[0]):
-        if evt.kind is EventKind.INTRODUCED and vkey >= k:
+    for k, kind in rng.events:
+        if kind is EventKind.INTRODUCED and vkey >= k:
             vulnerable = True
-        elif (
-            evt.kind is EventKind.FIXED
-            and vkey >= k
-            or (evt.kind is EventKind.LAST_AFFECTED and vkey > k)
+        elif (kind is EventKind.FIXED and vkey >= k) or (
+            kind is EventKind.LAST_AFFECTED and vkey > k
         ):
             vulnerable = False
     if not vulnerable:
         return False
-    fixes = sorted((k, e.version) for k, e in events if e.kind is EventKind.FIXED and k > vkey)
-    return fixes[0][1] if fixes else None
+    return next((v for k, v in rng.fixes if k > vkey), None)
 
 
 def evaluate(affected: Affected, version: str, scheme: str) -> Verdict | None:
@@ -193,31 +250,21 @@ def evaluate(affected: Affected, version: str, scheme: str) -> Verdict | None:
     """
     if affected.status is VendorStatus.NOT_AFFECTED:
         return None
-    keyf = key_function(scheme)
-    vkey = (1, keyf(version))
-    if affected.versions and any((1, keyf(v)) == vkey for v in affected.versions):
-        return Verdict(fixed_version=_next_fix(affected, vkey, keyf), range_type="versions")
-    ranges = [r for r in affected.ranges if r.type in ("ECOSYSTEM", "SEMVER")]
-    if not ranges and not affected.versions and affected.status is not VendorStatus.FIXED:
+    compiled = _compiled(affected, scheme)
+    vkey = (1, key_function(scheme)(version))
+    if vkey in compiled.versions:
+        fixed = next((v for k, v in compiled.fixes if k > vkey), None)
+        return Verdict(fixed_version=fixed, range_type="versions")
+    if not compiled.ranges and not affected.versions and affected.status is not VendorStatus.FIXED:
         # A vendor statement without versions ("needed", "will not fix"): all versions.
         return Verdict(fixed_version=None, range_type="status")
-    for rng in ranges:
-        result = _in_range(vkey, rng, keyf)
+    for rng in compiled.ranges:
+        result = _in_range(vkey, rng)
         if result is not False:
             return Verdict(
                 fixed_version=result if isinstance(result, str) else None, range_type=rng.type
             )
     return None
-
-
-def _next_fix(affected: Affected, vkey: tuple[Any, ...], keyf: Callable[[str], Any]) -> str | None:
-    fixes = sorted(
-        ((1, keyf(e.version)), e.version)
-        for r in affected.ranges
-        for e in r.events
-        if e.kind is EventKind.FIXED
-    )
-    return next((v for k, v in fixes if k > vkey), None)
 
 
 def finding_id(advisory: Advisory) -> str:

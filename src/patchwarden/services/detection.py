@@ -67,13 +67,18 @@ def _enrich(matches: list[Match], inv: Inventory, index: AdvisoryIndex) -> list[
     out = []
     for m in matches:
         scores = [epss[c].epss for c in m.cves if c in epss]
+        exploitable = any(c in kev for c in m.cves)
+        eol_reason = bool(eol_note) and m.fixed_version is None
+        if not (scores or exploitable or eol_reason):
+            out.append(m)  # nothing to add: skip the copy (hot with thousands of findings)
+            continue
         reason = m.reason
-        if eol_note and m.fixed_version is None:
+        if eol_reason:
             reason = f"{eol_note}; {reason}" if reason else eol_note
         out.append(
             replace(
                 m,
-                exploitable=any(c in kev for c in m.cves),
+                exploitable=exploitable,
                 epss=max(scores) if scores else None,
                 reason=reason,
             )
