@@ -36,6 +36,14 @@ ECOSYSTEMS: dict[str, str | None] = {
     "SUSE": "rpm",
     "Mageia": "rpm",
     "Alpine": "apk",
+    "Wolfi": "apk",
+    "Chainguard": "apk",
+    "MinimOS": "apk",
+    "Photon OS": "rpm",
+    "Azure Linux": "rpm",
+    "Mariner": "rpm",
+    "openEuler": "rpm",
+    "Bitnami": "semver",
     "Maven": "maven",
     "npm": "semver",
     "crates.io": "semver",
@@ -49,6 +57,9 @@ ECOSYSTEMS: dict[str, str | None] = {
     "GitHub Actions": None,
     "OSS-Fuzz": None,
     "Linux": None,
+    "CRAN": None,
+    "Hackage": None,
+    "SwiftURL": None,
 }
 
 
