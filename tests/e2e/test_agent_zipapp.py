@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from tests.paths import CORPUS, PATCHWARDEN, REPO
 
 OLDEST = "3.9"
