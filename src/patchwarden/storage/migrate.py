@@ -43,7 +43,7 @@ def upgrade(url: str, revision: str = "head") -> None:
             return
         with engine.connect() as conn:
             conn.execute(
-                text("SELECT CAST(:key AS bigint)"), {"key": MIGRATION_LOCK_KEY}
+                text("SELECT pg_advisory_lock(CAST(:key AS bigint))"), {"key": MIGRATION_LOCK_KEY}
             )
             conn.commit()  # the lock is held by the session, not the transaction
             try:
