@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -18,11 +19,14 @@ from patchwarden.core.errors import InputError, PatchwardenError
 from patchwarden.core.records import IllegalTransition
 from patchwarden.server.config import ServerConfig
 from patchwarden.server.routes import actions, agent, catalogue, hosts, records, settings
+from patchwarden.services import console_settings
 from patchwarden.services.errors import AuthError, Refused
+from patchwarden.services.feeds import sync_sources
 from patchwarden.services.index import CachedIndex
 from patchwarden.services.scheduler import tick
+from patchwarden.storage import repositories as repo
 from patchwarden.storage.advisory_store import AdvisoryStore
-from patchwarden.storage.db import make_engine
+from patchwarden.storage.db import make_engine, transaction
 from patchwarden.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -42,11 +46,22 @@ def _status_of(exc: PatchwardenError) -> int:
 
 def _scheduler_loop(app: FastAPI, stop: threading.Event) -> None:
     config: ServerConfig = app.state.config
+    last_sync = float("-inf")
     while not stop.wait(config.tick_seconds):
         try:
             tick(app.state.engine, config.clock.now(), app.state.holder, app.state.lease_ttl)
-        except Exception:  # a failed tick must not kill the scheduler thread
-            log.exception("scheduler tick failed")
+            with transaction(app.state.engine, write=False) as conn:
+                current = console_settings.load(repo.get_settings(conn))
+            hours = current.feed_sync_hours
+            # Each replica syncs its own advisory store file (like trivy-db), so this needs
+            # no lease: replicas never write each other's store.
+            if hours > 0 and time.monotonic() - last_sync >= hours * 3600:
+                last_sync = time.monotonic()
+                for line in sync_sources(config.data_dir, current.feed_sources, {}):
+                    log.info("feed sync: %s", line)
+                app.state.index = CachedIndex(app.state.store)
+        except Exception:  # a failed round must not kill the scheduler thread
+            log.exception("scheduler round failed")
 
 
 def create_app(config: ServerConfig) -> FastAPI:

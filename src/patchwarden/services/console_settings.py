@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from patchwarden.core.errors import InputError
+from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
 
 LEVELS = ("critical", "high", "medium", "low")
 TYPES = ("linux", "windows", "cms", "app", "emergency")
@@ -31,6 +32,18 @@ class ConsoleSettings(BaseModel):
     retention_days: float = 7.0
     agent_offline_after_seconds: float = 600.0
     """An agent not heard from for this long is offline (verify is refused, R-L3)."""
+    feed_sync_hours: float = 0.0
+    """Sync the official feeds this often (0: never — the air-gapped default; R-S2)."""
+    feed_sources: list[str] = Field(default_factory=lambda: list(DEFAULT_SOURCES))
+    """Sources the periodic sync downloads (`patchwarden feeds sources`)."""
+
+    @field_validator("feed_sources")
+    @classmethod
+    def _sources(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in SOURCES]
+        if bad:
+            raise ValueError(f"unknown feed sources {bad}; known {list(SOURCES)}")
+        return v
 
     @field_validator("scan_levels")
     @classmethod
@@ -38,6 +51,13 @@ class ConsoleSettings(BaseModel):
         bad = [x for x in v if x not in LEVELS]
         if bad:
             raise ValueError(f"unknown severities {bad}; allowed {list(LEVELS)}")
+        return v
+
+    @field_validator("feed_sync_hours", "clear_after_days", "retention_days")
+    @classmethod
+    def _not_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("must not be negative")
         return v
 
     @field_validator("scan_cycle_hours", "offline_ttl_days")
