@@ -24,9 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Union
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from patchwarden.core.errors import PatchwardenError
 
 ENV_DATABASE_URL = "PATCHWARDEN_DATABASE_URL"
 DATABASE_FILE = "patchwarden.db"
@@ -35,8 +37,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # UPDATE … RETURNING (the job queue) and INSERT … ON CONFLICT … RETURNING (leases).
 MIN_SQLITE = (3, 35, 0)
 
+SCHEMA_LOCK_KEY = 0x7061_7463_6877_6462
+"""pg_advisory_lock key (a signed bigint) held during schema changes: "patchwdb" in ASCII."""
+
 _BEGIN_OPTION = "patchwarden_sqlite_begin"
 """Execution option naming the BEGIN variant SQLite transactions start with."""
+
+
+class SchemaError(PatchwardenError):
+    """A schema change (migration) that would leave the database inconsistent."""
 
 
 def default_database_url(data_dir: Union[Path, str]) -> str:
@@ -115,6 +124,49 @@ def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
             conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction for schema changes (migrations), safe when several processes start
+    at once: the second waits, then finds the work done.
+
+    PostgreSQL: a session advisory lock is held around the transaction. SQLite: `BEGIN
+    IMMEDIATE` serialises, and foreign key enforcement is off for the duration and checked
+    with `PRAGMA foreign_key_check` before COMMIT. That is SQLite's documented procedure for
+    table rebuilds (sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema
+    Changes"): Alembic batch mode rebuilds tables, and with enforcement on, dropping the old
+    parent table would run its ON DELETE CASCADE and empty the child tables.
+    """
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            lock = text("SELECT pg_advisory_lock(CAST(:key AS bigint))")
+            conn.execute(lock, {"key": SCHEMA_LOCK_KEY})
+            conn.commit()  # the lock belongs to the session, not to this transaction
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                unlock = text("SELECT pg_advisory_unlock(CAST(:key AS bigint))")
+                conn.execute(unlock, {"key": SCHEMA_LOCK_KEY})
+                conn.commit()
+            return
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: before BEGIN
+        try:
+            conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            with conn.begin():
+                yield conn
+                dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if dangling:
+                    table, rowid, parent, _ = dangling[0]
+                    raise SchemaError(
+                        f"schema change left {len(dangling)} row(s) pointing at missing "
+                        f"parents, e.g. {table} rowid {rowid} -> {parent}; rolled back"
+                    )
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:

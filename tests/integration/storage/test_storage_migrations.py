@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Column, Engine, String, insert, inspect, select, text
 
-from patchwarden.storage.db import make_engine, transaction
+from patchwarden.storage.db import SchemaError, make_engine, schema_transaction, transaction
 from patchwarden.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade
-from patchwarden.storage.tables import metadata
+from patchwarden.storage.tables import hosts, jobs, metadata
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -173,3 +175,42 @@ def test_migrations_ship_inside_the_package() -> None:
     needed += sorted((MIGRATIONS_DIR / "versions").glob("*.py"))
     assert len(needed) > 2
     assert [p for p in needed if p not in shipped] == []
+
+
+@pytest.fixture
+def sqlite_migrated(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'patchwarden.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with transaction(engine) as conn:
+        conn.execute(insert(hosts).values(id="h1", hostname="h1", secret_hash="", enrolled_at=now))
+        conn.execute(insert(jobs).values(host_id="h1", kind="scan", params={}, created_at=now))
+    yield engine
+    engine.dispose()
+
+
+def test_sqlite_table_rebuild_keeps_child_rows(sqlite_migrated: Engine) -> None:
+    # Alembic batch mode rebuilds a table by copy, drop and rename; with foreign keys
+    # enforced the drop of `hosts` would cascade to `jobs`.
+    with schema_transaction(sqlite_migrated) as conn:
+        ops = Operations(MigrationContext.configure(conn))
+        with ops.batch_alter_table("hosts", recreate="always") as batch:
+            batch.add_column(Column("note", String(100)))
+    with transaction(sqlite_migrated, write=False) as conn:
+        assert conn.execute(select(jobs.c.host_id)).scalars().all() == ["h1"]
+        assert "note" in [c["name"] for c in inspect(conn).get_columns("hosts")]
+        # The pooled connection is back to enforcing foreign keys.
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_sqlite_schema_change_leaving_dangling_rows_is_rolled_back(
+    sqlite_migrated: Engine,
+) -> None:
+    with (
+        pytest.raises(SchemaError, match=r"1 row\(s\) pointing at missing parents, e.g. jobs"),
+        schema_transaction(sqlite_migrated) as conn,
+    ):
+        conn.execute(text("DELETE FROM hosts"))
+    with transaction(sqlite_migrated, write=False) as conn:
+        assert conn.execute(select(hosts.c.id)).scalars().all() == ["h1"]
