@@ -93,7 +93,11 @@ def report_result(
         return {"job_id": job_id, "status": job.status.value, "duplicate": True}
     error = str(body.get("error") or "")[:4000]
     details = body.get("details") if isinstance(body.get("details"), dict) else {}
-    finished = jobs.finish(conn, job_id, ok, result=details, error=error or None, now=now)
+    try:
+        finished = jobs.finish(conn, job_id, ok, result=details, error=error or None, now=now)
+    except jobs.JobStateError:
+        # The same result raced in twice: the other request finished the job.
+        return {"job_id": job_id, "status": "finished", "duplicate": True}
     if job.kind == "verify":
         # Records the verify scan did not settle (agent failed, collector failed, or the
         # inventory never came) go back to where they were (R-L3).

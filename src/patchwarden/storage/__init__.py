@@ -1,1 +1,1 @@
-"""Storage adapters: the local advisory store (and, later, the server database)."""
+"""Storage adapters: the local advisory store (sqlite3) and the console database (SQLAlchemy)."""
