@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from patchwarden.server.deps import UserDep
+from patchwarden.server.deps import UserDep, current_user
 from patchwarden.services.catalogue import catalogue
 from patchwarden.services.scheduler import tick
+from patchwarden.storage.db import transaction
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
@@ -23,14 +24,19 @@ def get_catalogue(
 
 
 @router.post("/maintenance/tick")
-async def run_tick(request: Request, user: UserDep) -> dict[str, Any]:
+async def run_tick(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
     """Run the scheduler's periodic work now (scan cycle, expiry sweep, stale jobs)."""
     app = request.app
-    report = await run_in_threadpool(
-        tick,
-        app.state.engine,
-        app.state.config.clock.now(),
-        app.state.holder,
-        app.state.lease_ttl,
-    )
-    return report.__dict__
+
+    def work() -> dict[str, Any]:
+        # Authenticate in a transaction of its own, committed before the tick: the request
+        # transaction of `UserDep` would hold SQLite's write lock (BEGIN IMMEDIATE) while
+        # `tick` waits for it in its own transactions, a deadlock until the busy timeout.
+        with transaction(app.state.engine) as conn:
+            current_user(conn, app.state.config.clock.now(), authorization)
+        now = app.state.config.clock.now()
+        return tick(app.state.engine, now, app.state.holder, app.state.lease_ttl).__dict__
+
+    return await run_in_threadpool(work)
