@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tests.e2e.fleet import (
-    Console,
-    FleetAgent,
-    OffsetFile,
+    Fleet,
+    FleetFeeds,
     build_roots,
     clean_env,
     expected_findings,
     feed_specs,
+    make_fleet,
     pw,
     uct_subset,
 )
-
-
-@dataclass(frozen=True)
-class FleetFeeds:
-    """An advisory store with every feed of the fleet, and what each pristine root has."""
-
-    store_dir: Path
-    """Data dir holding the imported advisory store (copied into each console's data dir)."""
-    specs: dict[str, list[str]]
-    expected: dict[str, set[tuple[str, str]]]
-    """Root name -> (vuln id, package) of `patchwarden scan` on the pristine root."""
 
 
 @pytest.fixture(scope="session")
@@ -49,52 +36,6 @@ def fleet_feeds(tmp_path_factory: pytest.TempPathFactory) -> FleetFeeds:
     for name, found in expected.items():
         assert found, f"the {name} root has no findings: the fleet would test nothing"
     return FleetFeeds(store_dir, specs, expected)
-
-
-@dataclass
-class Fleet:
-    """A running console (SQLite unless the env says otherwise) and three agents."""
-
-    console: Console
-    agents: dict[str, FleetAgent]
-    clock: OffsetFile
-    env: dict[str, str]
-    data_dir: Path
-
-    def enrolment_token(self) -> str:
-        """A new one-time enrolment token from the CLI."""
-        return pw(
-            "enrolment-token", "create", "--data-dir", str(self.data_dir), env=self.env
-        ).strip()
-
-    def enrol_all(self) -> None:
-        """Enrol every agent (each with its own token) and let it report once."""
-        for agent in self.agents.values():
-            agent.enrol_and_run(self.console.url, self.enrolment_token())
-
-
-def make_fleet(base: Path, feeds: FleetFeeds, database_url: str = "") -> Fleet:
-    """Data dir with the fleet's advisory store, offset clock, API token, three agent roots."""
-    data_dir = base / "data"
-    data_dir.mkdir()
-    for f in feeds.store_dir.iterdir():
-        if f.name.startswith("advisories.db"):
-            shutil.copy(f, data_dir / f.name)
-    clock = OffsetFile(base / "clock-offset")
-    extra = {"PATCHWARDEN_CLOCK_OFFSET_FILE": str(clock.path)}
-    if database_url:
-        extra["PATCHWARDEN_DATABASE_URL"] = database_url
-    env = clean_env(**extra)
-    token = pw(
-        "api-token", "create", "--user", "alice", "--data-dir", str(data_dir), env=env
-    ).strip()
-    console = Console(data_dir, env, token)
-    roots = build_roots(base / "roots")
-    agents = {
-        name: FleetAgent(name, root, base / f"state-{name}", clean_env())
-        for name, root in roots.items()
-    }
-    return Fleet(console, agents, clock, env, data_dir)
 
 
 @pytest.fixture

@@ -19,8 +19,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from tests.e2e.conftest import Fleet, FleetFeeds
-from tests.e2e.fleet import AGENT, DAY, KEV, add_stanza, remove_package, run_agent
+from tests.e2e.fleet import (
+    AGENT,
+    DAY,
+    KEV,
+    Fleet,
+    FleetFeeds,
+    add_stanza,
+    remove_package,
+    run_agent,
+)
 
 from patchwarden.protocol import v1
 from patchwarden.storage.db import make_engine

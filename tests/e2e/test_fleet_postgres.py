@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.conftest import Fleet, FleetFeeds, make_fleet
-from tests.e2e.fleet import DAY, Console
+from tests.e2e.fleet import DAY, Console, Fleet, FleetFeeds, make_fleet
 
 from patchwarden.protocol import v1
 from patchwarden.storage.db import make_engine
