@@ -22,6 +22,7 @@ from tests.paths import CORPUS, PATCHWARDEN
 UCT = CORPUS / "advisories" / "ubuntu-cve-tracker" / "uct-20200618.tar.xz"
 BIONIC_LINE = re.compile(r"^bionic_(\S+):\s*(\S+)\s*\(?([^)]*)\)?\s*$")
 UNFIXED = {"needed", "pending", "deferred", "active"}
+KERNEL_SOURCES = {"linux"}
 
 
 def oracle_tracker() -> dict[str, list[tuple[str, str, str]]]:
@@ -82,7 +83,7 @@ def bionic_root(tmp_path: Path, status: Path) -> Path:
     ("status", "fixed_pairs", "unfixed_pairs"),
     [
         # texlive.status is as new as the tracker snapshot: every released fix is installed.
-        pytest.param("hosts/dpkg/claircore/texlive.status", 0, 192, id="texlive 357 packages"),
+        pytest.param("hosts/dpkg/claircore/texlive.status", 0, 142, id="texlive 357 packages"),
         pytest.param(
             "hosts/dpkg/trivy/ubuntu-18.04-base.status", 33, 32, id="ubuntu:18.04 base image"
         ),
@@ -116,6 +117,10 @@ def test_uct_scan_lists_exactly_the_tracker_pairs(
 
     expected_fixed, expected_unfixed = set(), set()
     for source, version in oracle_installed(status_file).items():
+        if source in KERNEL_SOURCES:
+            # R-D7: kernel CVEs are judged on the running kernel. The root is not booted and
+            # has no kernel image; linux-libc-dev (source `linux`) is headers, not a kernel.
+            continue
         for cve, state, fixed in tracker.get(source, ()):
             if state == "released" and version_compare(version, fixed) < 0:
                 expected_fixed.add((source, cve))
