@@ -34,10 +34,15 @@ def advisory(id_: str, name: str = "openssl", fixed: str = "1.1") -> Advisory:
         cvss_score=7.5,
         cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H",
         affected=(
-            Affected(AffectedPackage("Ubuntu:22.04:LTS", name), ranges=(rng,),
-                     binaries=("libssl3",)),
-            Affected(AffectedPackage("Ubuntu:20.04:LTS", name), status=VendorStatus.AFFECTED,
-                     severity=Severity.LOW, note="needed"),
+            Affected(
+                AffectedPackage("Ubuntu:22.04:LTS", name), ranges=(rng,), binaries=("libssl3",)
+            ),
+            Affected(
+                AffectedPackage("Ubuntu:20.04:LTS", name),
+                status=VendorStatus.AFFECTED,
+                severity=Severity.LOW,
+                note="needed",
+            ),
         ),
         references=(Reference("ADVISORY", "https://example.invalid/a"),),
         restart_required=True,
