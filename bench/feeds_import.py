@@ -38,7 +38,9 @@ def store_size(directory: Path) -> int:
 
 
 def main() -> None:
-    print(f"{'set':<32} {'records':>8} {'affected':>9} {'seconds':>8} {'rec/s':>8} {'store MiB':>9}")
+    print(
+        f"{'set':<32} {'records':>8} {'affected':>9} {'seconds':>8} {'rec/s':>8} {'store MiB':>9}"
+    )
     for name, specs in SETS.items():
         with tempfile.TemporaryDirectory() as tmp:
             records = affected = 0
@@ -51,8 +53,10 @@ def main() -> None:
                 store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             elapsed = time.perf_counter() - start
             size = store_size(Path(tmp)) / 2**20
-            print(f"{name:<32} {records:>8} {affected:>9} {elapsed:>8.1f} "
-                  f"{records / elapsed:>8.0f} {size:>9.1f}")
+            print(
+                f"{name:<32} {records:>8} {affected:>9} {elapsed:>8.1f} "
+                f"{records / elapsed:>8.0f} {size:>9.1f}"
+            )
     print(f"peak RSS of the importing process: {self_peak_rss_mib()} MiB")
 
 

@@ -79,16 +79,29 @@ def main() -> None:
         print("patchwarden scan (2 cores; medians of 3 runs)")
         data = tmp / "data-local"
         run_measured([PW, "feeds", "import", "--bundled", "--data-dir", str(data)])
-        scan_runs("(a) this machine, --offline", [PW, "scan", "--offline", "--format", "json",
-                                                  "--data-dir", str(data)])
+        scan_runs(
+            "(a) this machine, --offline",
+            [PW, "scan", "--offline", "--format", "json", "--data-dir", str(data)],
+        )
 
         uct_data = tmp / "data-uct"
-        wall, _, _ = run_measured([PW, "feeds", "import", f"ubuntu-uct:{UCT}",
-                                   "--data-dir", str(uct_data)])
+        wall, _, _ = run_measured(
+            [PW, "feeds", "import", f"ubuntu-uct:{UCT}", "--data-dir", str(uct_data)]
+        )
         print(f"    (import of the UCT archive for (b): {wall:.1f} s)")
-        scan_runs("(b) Ubuntu 18.04, 357 packages vs UCT", [
-            PW, "scan", "--root", str(bionic_root(tmp)), "--format", "json",
-            "--data-dir", str(uct_data)])
+        scan_runs(
+            "(b) Ubuntu 18.04, 357 packages vs UCT",
+            [
+                PW,
+                "scan",
+                "--root",
+                str(bionic_root(tmp)),
+                "--format",
+                "json",
+                "--data-dir",
+                str(uct_data),
+            ],
+        )
 
         with AdvisoryStore.in_dir(tmp / "data-alma") as store:
             import_spec(store, f"osv:{ALMA9}")
@@ -99,9 +112,11 @@ def main() -> None:
                 start = time.perf_counter()
                 found = detect(inv, store)
                 times.append(time.perf_counter() - start)
-            print(f"{'(c) RHEL 9 manifest, ' + str(len(packages)) + ' pkgs vs AlmaLinux 9':<44}"
-                  f" match median {median(times):6.3f} s   {len(found.matches)} findings"
-                  f"   peak RSS {self_peak_rss_mib()} MiB (in-process)")
+            print(
+                f"{'(c) RHEL 9 manifest, ' + str(len(packages)) + ' pkgs vs AlmaLinux 9':<44}"
+                f" match median {median(times):6.3f} s   {len(found.matches)} findings"
+                f"   peak RSS {self_peak_rss_mib()} MiB (in-process)"
+            )
 
             rng = random.Random(7)
             hosts = [rhel9_inventory(jitter(packages, rng), f"h{i}") for i in range(1000)]
@@ -112,9 +127,11 @@ def main() -> None:
                 total += len(detect(h, index).matches)
             elapsed = time.perf_counter() - start
             queries = sum(len(h.packages) for h in hosts)
-            print(f"{'(d) 1,000 synthetic RHEL 9 hosts (matching)':<44} {elapsed:6.2f} s"
-                  f"   {1000 / elapsed:6.1f} hosts/s   {queries / elapsed:8.0f} packages/s"
-                  f"   {total / elapsed:8.0f} findings/s   peak RSS {self_peak_rss_mib()} MiB")
+            print(
+                f"{'(d) 1,000 synthetic RHEL 9 hosts (matching)':<44} {elapsed:6.2f} s"
+                f"   {1000 / elapsed:6.1f} hosts/s   {queries / elapsed:8.0f} packages/s"
+                f"   {total / elapsed:8.0f} findings/s   peak RSS {self_peak_rss_mib()} MiB"
+            )
 
 
 if __name__ == "__main__":

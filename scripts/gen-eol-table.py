@@ -89,7 +89,7 @@ def render(table: List[Tuple[str, str, str, str]]) -> str:
         '"""End-of-life dates of distribution releases (generated: do not edit).',
         "",
         "Regenerate with `scripts/gen-eol-table.py`; the facts come from endoflife.date",
-        '(MIT licence). `eol` is the end of standard support (Debian: of LTS);',
+        "(MIT licence). `eol` is the end of standard support (Debian: of LTS);",
         '"" means no end date announced.',
         '"""',
         "",

@@ -7,8 +7,8 @@ state. Keep Python 3.9 syntax.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from enum import Enum
+from functools import cached_property
 from typing import Optional, Tuple
 
 

@@ -162,9 +162,7 @@ class Inventory:
             raise InventoryError(f"unsupported inventory schema {schema!r} (expected {SCHEMA})")
         try:
             kernel = dict(data.get("kernel") or {})
-            kernel["installed"] = tuple(
-                KernelPackage(**k) for k in kernel.get("installed") or ()
-            )
+            kernel["installed"] = tuple(KernelPackage(**k) for k in kernel.get("installed") or ())
             return cls(
                 host=Host(**data["host"]),
                 os=OsRelease(**data["os"]) if data.get("os") else UNKNOWN_OS,
