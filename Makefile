@@ -39,10 +39,7 @@ bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy
-	$(BIN)/lint-imports
+	$(BIN)/pytest -q tests/test_lint.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
