@@ -26,6 +26,18 @@ from patchwarden.core.inventory import Inventory
 from patchwarden.protocol import v1
 
 AGENT_VERSION = "0.1.0"
+DEFAULT_CONFIG = Path("/etc/patchwarden/agent.json")
+CONFIG_KEYS = {
+    "server": str,
+    "token": str,
+    "state_dir": str,
+    "root": str,
+    "interval": (int, float),
+    "poll_wait": int,
+    "offline": bool,
+    "ca_file": str,
+}
+"""Settings `/etc/patchwarden/agent.json` may hold; command-line flags win over them."""
 log = logging.getLogger("patchwarden.agent")
 
 
@@ -58,6 +70,11 @@ class Agent:
             "inventory": inv.to_dict(),
         }
         body = gzip.compress(json.dumps(envelope, separators=(",", ":")).encode())
+        if len(body) > v1.MAX_INVENTORY_GZIP:
+            raise InventoryError(
+                f"inventory of {len(body)} compressed bytes exceeds the protocol cap "
+                f"{v1.MAX_INVENTORY_GZIP}; not uploaded"
+            )
         path = st.outbox_put(self.state_dir, report_id, body)
         reply = self.client.upload_inventory(body)
         path.unlink()
@@ -140,12 +157,13 @@ def host_identity(root: Path) -> Dict[str, str]:
     return {"hostname": hostname or "unknown", "machine_id": read("etc/machine-id")}
 
 
-def enrol(state_dir: Path, server: str, token: str, root: Path) -> st.AgentState:
+def enrol(
+    state_dir: Path, server: str, token: str, root: Path, ca_file: Optional[str] = None
+) -> st.AgentState:
     """Trade the enrolment token for credentials and save them."""
     ident = host_identity(root)
-    reply = ConsoleClient(server).enrol(
-        token, ident["hostname"], ident["machine_id"], AGENT_VERSION
-    )
+    client = ConsoleClient(server, cafile=ca_file)
+    reply = client.enrol(token, ident["hostname"], ident["machine_id"], AGENT_VERSION)
     try:
         state = st.AgentState(server=server, host_id=str(reply["host_id"]), secret=reply["secret"])
     except KeyError as exc:
@@ -160,13 +178,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="JSON settings file")
         sp.add_argument("--state-dir", type=Path, default=st.DEFAULT_STATE_DIR)
         sp.add_argument("--root", type=Path, default=Path("/"), help="root to inventory")
+        sp.add_argument("--ca-file", help="CA bundle to trust for an https console")
 
     e = sub.add_parser("enrol", help="enrol with a console using a one-time token")
     common(e)
-    e.add_argument("--server", required=True)
-    e.add_argument("--token", required=True)
+    e.add_argument("--server")
+    e.add_argument("--token")
 
     r = sub.add_parser("run", help="report to the console and run its actions")
     common(r)
@@ -183,9 +203,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def load_config(path: Path) -> Dict[str, Any]:
+    """Settings from the agent's JSON config file ({} when it does not exist)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise st.StateError(f"{path}: unreadable agent config: {exc}") from None
+    if not isinstance(data, dict):
+        raise st.StateError(f"{path}: agent config must be a JSON object")
+    for key, value in data.items():
+        if key not in CONFIG_KEYS:
+            raise st.StateError(f"{path}: unknown setting {key!r} (known: {sorted(CONFIG_KEYS)})")
+        if not isinstance(value, CONFIG_KEYS[key]):  # type: ignore[arg-type]
+            raise st.StateError(f"{path}: setting {key!r} has the wrong type")
+    return data
+
+
+def apply_config(args: argparse.Namespace, defaults: Dict[str, Any]) -> None:
+    """Fill every flag left at its default from the config file (flags win)."""
+    for key, value in load_config(args.config).items():
+        if hasattr(args, key) and getattr(args, key) == defaults.get(key):
+            setattr(args, key, Path(value) if key in ("state_dir", "root") else value)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point; exit 0 on success, 1 when the console fails us, 2 on bad input."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    defaults = vars(parser.parse_args([args.command]))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -196,8 +243,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             json.dump(inv.to_dict(), sys.stdout, indent=2)
             print()
             return 0
+        apply_config(args, defaults)
         if args.command == "enrol":
-            state = enrol(args.state_dir, args.server, args.token, args.root)
+            if not (args.server and args.token):
+                print("enrol needs --server and --token (or them in the config)", file=sys.stderr)
+                return 2
+            state = enrol(args.state_dir, args.server, args.token, args.root, args.ca_file)
             print(f"enrolled as host {state.host_id}")
             return 0
         state = st.load(args.state_dir)
@@ -209,8 +260,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            state = enrol(args.state_dir, args.server, args.token, args.root)
-        client = ConsoleClient(state.server, state.host_id, state.secret)
+            state = enrol(args.state_dir, args.server, args.token, args.root, args.ca_file)
+        client = ConsoleClient(state.server, state.host_id, state.secret, cafile=args.ca_file)
         agent = Agent(args.state_dir, client, root=args.root, online=not args.offline)
         if args.once:
             agent.run_once()
