@@ -37,15 +37,19 @@ def collect_inventory(
     runner: Optional[Runner] = None,
     online: bool = True,
     collectors: Optional[Mapping[str, Collector]] = None,
+    cache_dir: Optional[Path] = None,
 ) -> Inventory:
     """Collect the inventory of the system under `root` with `collectors` (default: all).
 
     `online=False` forbids network use by collectors; `runner` runs commands (only on a
-    live root). Raise InventoryError when `root` is missing, not a directory or unreadable.
+    live root); `cache_dir` keeps what collectors fetched once (changelogs). Raise
+    InventoryError when `root` is missing, not a directory or unreadable.
     """
     root = Path(root)
     check_root(root)
-    ctx = Context(root=root, runner=runner or SubprocessRunner(), online=online)
+    ctx = Context(
+        root=root, runner=runner or SubprocessRunner(), online=online, cache_dir=cache_dir
+    )
     packages: List[Package] = []
     kernel = Kernel()
     updates: List[PendingUpdate] = []

@@ -58,7 +58,7 @@ class Agent:
 
     def collect(self) -> Inventory:
         """Inventory of the scanned root."""
-        return collect_inventory(self.root, online=self.online)
+        return collect_inventory(self.root, online=self.online, cache_dir=self.state_dir / "cache")
 
     def upload(self, inv: Inventory, job_id: Optional[int] = None) -> int:
         """Send one inventory through the outbox; returns the console's inventory id."""

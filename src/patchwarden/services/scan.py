@@ -44,9 +44,9 @@ def scan_host(
     extra, errors = load_index(feed_specs)
     if progress is not None:
         with progress.status(f"collecting the inventory of {root}"):
-            inv = collect_inventory(root, online=online)
+            inv = collect_inventory(root, online=online, cache_dir=data_dir / "cache")
     else:
-        inv = collect_inventory(root, online=online)
+        inv = collect_inventory(root, online=online, cache_dir=data_dir / "cache")
     errors = [
         f"collector {e.collector}: {e.path + ': ' if e.path else ''}{e.message}"
         for e in inv.collector_errors

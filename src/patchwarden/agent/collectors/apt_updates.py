@@ -19,6 +19,7 @@ from patchwarden.agent.apt.candidates import (
     find_candidates,
     policy_query_name,
 )
+from patchwarden.agent.apt.changelog_cache import ChangelogCache
 from patchwarden.agent.apt.fetch import ChangelogFetcher, FetchRequest, FetchResult, SourceKey
 from patchwarden.agent.apt.lists import (
     LISTS_DIR,
@@ -107,6 +108,27 @@ class AptUpdatesCollector(Collector):
     ) -> Dict[SourceKey, FetchResult]:
         """One changelog per (source, version), or a result that says why there is none."""
         keys = {_source_key(c) for c in candidates}
+        cache = ChangelogCache(ctx.cache_dir / "changelogs") if ctx.cache_dir else None
+        cached: Dict[SourceKey, FetchResult] = {}
+        if cache is not None:
+            cache.prune(keys)
+            cached = {k: hit for k in keys for hit in [cache.get(k)] if hit is not None}
+            keys -= set(cached)
+        fetched = self._fetch(ctx, keys, offered, installed)
+        if cache is not None:
+            for key, result in fetched.items():
+                cache.put(key, result)
+        return {**fetched, **cached}
+
+    def _fetch(
+        self,
+        ctx: Context,
+        keys: Set[SourceKey],
+        offered: Sequence[AvailablePackage],
+        installed: Sequence[Package],
+    ) -> Dict[SourceKey, FetchResult]:
+        if not keys:
+            return {}
         if not ctx.live:
             return {k: FetchResult(None, "changelog not fetched (not a live root)") for k in keys}
         if not ctx.online:

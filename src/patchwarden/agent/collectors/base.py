@@ -50,6 +50,8 @@ class Context:
     """Set once the package collectors have run (the kernel collector reads them)."""
     online: bool = True
     """False forbids network use (e.g. `apt-get changelog`) even on a live root."""
+    cache_dir: Optional[Path] = None
+    """Where collectors may keep what never changes (fetched changelogs); None: no cache."""
 
     @property
     def live(self) -> bool:
