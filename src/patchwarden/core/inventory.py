@@ -5,7 +5,7 @@ Keep Python 3.9 syntax here: the agent imports this module on stock server Pytho
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
 from patchwarden.core.errors import InventoryError
@@ -154,36 +154,78 @@ class Inventory:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> Inventory:
-        """Rebuild an inventory from `to_dict()` output; raise InventoryError when malformed."""
+        """Rebuild an inventory from `to_dict()` output; raise InventoryError when malformed.
+
+        Every field is type-checked against its annotation: an inventory is untrusted input
+        on the console, and a list where a name belongs must be refused here, not fail deep
+        in matching. `null` or a missing key stands for a list field's empty default.
+        """
         if not isinstance(data, dict):
             raise InventoryError("inventory must be a JSON object")
         schema = data.get("schema", SCHEMA)
         if schema != SCHEMA:
             raise InventoryError(f"unsupported inventory schema {schema!r} (expected {SCHEMA})")
-        try:
-            kernel = dict(data.get("kernel") or {})
-            kernel["installed"] = tuple(KernelPackage(**k) for k in kernel.get("installed") or ())
-            return cls(
-                host=Host(**data["host"]),
-                os=OsRelease(**data["os"]) if data.get("os") else UNKNOWN_OS,
-                packages=tuple(Package(**p) for p in data.get("packages") or ()),
-                kernel=Kernel(**kernel),
-                pending_updates=tuple(
-                    PendingUpdate(
-                        **{
-                            **u,
-                            "advisories": tuple(u.get("advisories") or ()),
-                            "cves": tuple(u.get("cves") or ()),
-                        }
-                    )
-                    for u in data.get("pending_updates") or ()
-                ),
-                collectors=tuple(data.get("collectors") or ()),
-                collector_errors=tuple(
-                    CollectorError(**e) for e in data.get("collector_errors") or ()
-                ),
-                collected_at=str(data.get("collected_at") or ""),
-                schema=SCHEMA,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InventoryError(f"malformed inventory: {exc}") from exc
+        data = {k: v for k, v in data.items() if v is not None or k in ("host",)}
+        if not data.get("os"):
+            data.pop("os", None)  # an empty os means "not known" (UNKNOWN_OS)
+        inventory: Inventory = _build(cls, data, "inventory")
+        return inventory
+
+
+_NESTED = {
+    "Host": Host,
+    "OsRelease": OsRelease,
+    "Package": Package,
+    "Kernel": Kernel,
+    "KernelPackage": KernelPackage,
+    "PendingUpdate": PendingUpdate,
+    "CollectorError": CollectorError,
+}
+"""Dataclasses an inventory nests, by the name their annotations use."""
+_SCALARS = {"str": str, "bool": bool, "int": int}
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    """An instance of dataclass `cls` from a JSON object, every field type-checked."""
+    if not isinstance(data, dict):
+        raise InventoryError(f"malformed inventory: {where} must be an object, got {_kind(data)}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        raise InventoryError(f"malformed inventory: {where} has unknown fields {unknown}")
+    missing = [
+        name
+        for name, f in known.items()
+        if name not in data and f.default is MISSING and f.default_factory is MISSING
+    ]
+    if missing:
+        raise InventoryError(f"malformed inventory: {where} lacks {missing}")
+    return cls(**{k: _typed(str(known[k].type), v, f"{where}.{k}") for k, v in data.items()})
+
+
+def _typed(annotation: str, value: Any, where: str) -> Any:
+    """`value` checked against a field annotation (the few forms this module uses)."""
+    if annotation.startswith("Optional["):
+        if value is None:
+            return None
+        annotation = annotation[len("Optional[") : -1]
+    if annotation.startswith("Tuple["):
+        item = annotation[len("Tuple[") : -len(", ...]")]
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):  # JSON lists; tuples from to_dict()
+            raise InventoryError(f"malformed inventory: {where} must be a list, got {_kind(value)}")
+        return tuple(_typed(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if annotation in _NESTED:
+        return _build(_NESTED[annotation], value, where)
+    expected = _SCALARS[annotation]
+    # bool is an int subclass: `true` is no schema number and 1 is no flag.
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise InventoryError(
+            f"malformed inventory: {where} must be {annotation}, got {_kind(value)}"
+        )
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
