@@ -67,4 +67,13 @@ SOURCES: dict[str, Source] = {
     )
 }
 
-DEFAULT_SOURCES = ("kev", "epss", "osv-debian", "osv-ubuntu", "osv-almalinux", "osv-alpine")
+DEFAULT_SOURCES = (
+    "kev",
+    "epss",
+    "debian-tracker",
+    "osv-debian",
+    "osv-ubuntu",
+    "osv-almalinux",
+    "osv-rocky-linux",
+    "osv-alpine",
+)
