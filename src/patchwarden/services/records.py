@@ -135,6 +135,12 @@ def apply_detection(
     levels = enabled_levels(settings)
     stats = ApplyStats()
     existing = {(s.vuln_id, s.affected_key): s for s in rr.host_records(conn, host_id, "linux")}
+    # Writes are collected and sent as a few executemany statements: a first inventory
+    # creates hundreds of records, and one statement per row dominated the upload time.
+    created: list[tuple[str, str, str, Record, dict[str, Any]]] = []
+    created_events: list[RecordEvent] = []
+    updates: list[tuple[int, Record, dict[str, Any] | None]] = []
+    events: list[tuple[int, RecordEvent]] = []
     seen: set[tuple[str, str]] = set()
     for m in matches:
         key = (m.id, m.package)
@@ -146,8 +152,8 @@ def apply_detection(
         stored = existing.get(key)
         if stored is None:
             rec, event = new_record(VulnType.LINUX, m.severity, now)
-            record_id = rr.insert_record(conn, host_id, m.id, m.package, rec, detail)
-            rr.add_events(conn, record_id, [event])
+            created.append((host_id, m.id, m.package, rec, detail))
+            created_events.append(event)
             stats.created += 1
             continue
         rec = stored.record
@@ -159,14 +165,14 @@ def apply_detection(
                 policy=policy,
                 reason="the verify scan still detects it",
             )
-            events = [event]
+            moved = [event]
             stats.verified[stored.id] = "still_vulnerable"
         else:
-            rec, events = apply_scan(rec, True, now, policy)
+            rec, moved = apply_scan(rec, True, now, policy)
         rec = _with_severity(rec, m.severity)
-        rr.update_record(conn, stored.id, rec, detail)
-        rr.add_events(conn, stored.id, events)
-        if events:
+        updates.append((stored.id, rec, detail))
+        events += [(stored.id, e) for e in moved]
+        if moved:
             stats.updated += 1
         else:
             stats.unchanged += 1
@@ -184,17 +190,21 @@ def apply_detection(
                 policy=policy,
                 reason="the verify scan no longer detects it (R-L3)",
             )
-            events = [event]
+            moved = [event]
             stats.verified[stored.id] = "fixed"
         else:
-            rec, events = apply_scan(rec, False, now, policy)
-        if not events:
+            rec, moved = apply_scan(rec, False, now, policy)
+        if not moved:
             continue
-        rr.update_record(conn, stored.id, rec)
-        rr.add_events(conn, stored.id, events)
+        updates.append((stored.id, rec, None))
+        events += [(stored.id, e) for e in moved]
         stats.not_detected += 1
         if rec.state is State.FIXED:
             stats.cleared += 1
+    new_ids = rr.insert_records(conn, created)
+    events += list(zip(new_ids, created_events))
+    rr.update_records(conn, updates)
+    rr.add_events_of(conn, events)
     return stats
 
 

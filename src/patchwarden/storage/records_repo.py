@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 
 from patchwarden.core.advisory import Severity
 from patchwarden.core.records import Record, RecordEvent, State, VulnType
@@ -140,22 +140,63 @@ def update_record(
     )
 
 
-def add_events(conn: Connection, record_id: int, events: Iterable[RecordEvent]) -> None:
-    """Append audit events."""
-    rows = [
-        {
-            "record_id": record_id,
-            "at": e.at,
-            "actor": e.actor,
-            "trigger": e.trigger.value,
-            "from_state": e.from_state.value if e.from_state else None,
-            "to_state": e.to_state.value,
-            "reason": e.reason,
-        }
-        for e in events
+def insert_records(
+    conn: Connection, rows: Sequence[tuple[str, str, str, Record, dict[str, Any]]]
+) -> list[int]:
+    """New record rows `(host id, vuln id, affected key, record, detail)` in one statement
+    (executemany: a host's first inventory creates hundreds); their ids in input order."""
+    if not rows:
+        return []
+    params = [
+        {"host_id": h, "vuln_id": v, "affected_key": k, **lifecycle_values(rec), **detail}
+        for h, v, k, rec, detail in rows
     ]
+    stmt = insert(records).returning(records.c.id, sort_by_parameter_order=True)
+    return [int(r.id) for r in conn.execute(stmt, params)]
+
+
+def update_records(
+    conn: Connection, rows: Sequence[tuple[int, Record, dict[str, Any] | None]]
+) -> None:
+    """`update_record` for many records, one executemany per set of columns written."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record_id, rec, detail in rows:
+        values = {**lifecycle_values(rec), **(detail or {})}
+        groups.setdefault(tuple(values), []).append(
+            {"_id": record_id, **{f"_{k}": v for k, v in values.items()}}
+        )
+    for columns, params in groups.items():
+        # Bind names must differ from column names in an UPDATE's SET clause (SQLAlchemy).
+        stmt = (
+            update(records)
+            .where(records.c.id == bindparam("_id"))
+            .values({c: bindparam(f"_{c}") for c in columns})
+        )
+        conn.execute(stmt, params)
+
+
+def add_events_of(conn: Connection, pairs: Sequence[tuple[int, RecordEvent]]) -> None:
+    """Audit events of many records `(record id, event)` in one statement."""
+    rows = [_event_row(record_id, e) for record_id, e in pairs]
     if rows:
         conn.execute(insert(record_events), rows)
+
+
+def add_events(conn: Connection, record_id: int, events: Iterable[RecordEvent]) -> None:
+    """Append audit events."""
+    add_events_of(conn, [(record_id, e) for e in events])
+
+
+def _event_row(record_id: int, e: RecordEvent) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "at": e.at,
+        "actor": e.actor,
+        "trigger": e.trigger.value,
+        "from_state": e.from_state.value if e.from_state else None,
+        "to_state": e.to_state.value,
+        "reason": e.reason,
+    }
 
 
 def events_of(conn: Connection, record_id: int) -> list[dict[str, Any]]:
