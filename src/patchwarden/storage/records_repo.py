@@ -245,7 +245,13 @@ def _where(f: RecordFilter) -> Any:
     if f.statuses:
         conds.append(records.c.status.in_(f.statuses))
     if f.host:
-        conds.append(or_(records.c.host_id == f.host, hosts.c.hostname == f.host))
+        # Hostname -> host ids first: an OR over both sides of the join cannot use
+        # ix_records_host_status and scanned every record (2.9 s at 1M records on PostgreSQL).
+        conds.append(
+            records.c.host_id.in_(
+                select(hosts.c.id).where(or_(hosts.c.id == f.host, hosts.c.hostname == f.host))
+            )
+        )
     if f.exploitable is not None:
         conds.append(records.c.exploitable.is_(f.exploitable))
     if f.buckets:
@@ -261,7 +267,9 @@ def query(
     """One page of records, most urgent first, and the total count."""
     joined = records.join(hosts, hosts.c.id == records.c.host_id)
     where = _where(f)
-    count = select(func.count()).select_from(joined)
+    # The filters only read `records` and every record has its host (foreign key): the count
+    # needs no join.
+    count = select(func.count()).select_from(records)
     stmt = select(records, hosts.c.hostname).select_from(joined)
     if where is not None:
         count, stmt = count.where(where), stmt.where(where)
