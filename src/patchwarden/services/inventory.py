@@ -74,6 +74,9 @@ def accept_inventory(
         report_id = v1.check_report_id(envelope.get("report_id"))
     except v1.ProtocolError as exc:
         raise Refused(str(exc), 422) from None
+    # A retry racing its first try, or two reports of one host at once: the second waits
+    # here, then finds the report (a duplicate) or the records the first one wrote.
+    repo.lock_host(conn, host_id)
     previous = conn.execute(
         select(inventories.c.id).where(
             inventories.c.host_id == host_id, inventories.c.report_id == report_id

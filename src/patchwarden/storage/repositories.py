@@ -118,6 +118,15 @@ def touch_host(conn: Connection, host_id: str, now: datetime) -> None:
     conn.execute(update(hosts).where(hosts.c.id == host_id).values(last_seen_at=now))
 
 
+def lock_host(conn: Connection, host_id: str) -> None:
+    """Hold the host's row until the transaction ends, ordering its concurrent writers.
+
+    PostgreSQL: `SELECT … FOR UPDATE`. SQLite has no row locks and needs none here: write
+    transactions start with BEGIN IMMEDIATE and so already run one at a time.
+    """
+    conn.execute(select(hosts.c.id).where(hosts.c.id == host_id).with_for_update())
+
+
 def update_host_facts(conn: Connection, host_id: str, values: dict[str, Any]) -> None:
     """Store what the latest inventory says about the host."""
     conn.execute(update(hosts).where(hosts.c.id == host_id).values(**values))

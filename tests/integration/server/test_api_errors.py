@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -160,6 +161,26 @@ def test_a_replayed_report_is_acknowledged_once_and_applied_once(
         assert reply.status_code == 200
         assert reply.json() == {"inventory_id": first.json()["inventory_id"], "duplicate": True}
     assert console.counts() == after_first
+
+
+def test_racing_uploads_of_one_host_are_serialised_not_500(
+    console: InProcessConsole, debian_inventory: dict[str, Any]
+) -> None:
+    """The agent retrying a report while the first try is still being applied, and two
+    different reports of one host at once: every reply is 200, the report is applied once,
+    and the records are neither doubled nor lost (the host row lock orders them)."""
+    same = gz(envelope(debian_inventory, report_id="report-race"))
+    others = [gz(envelope(debian_inventory)) for _ in range(3)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(console.upload, [same] * 5 + others))
+    assert [r.status_code for r in replies] == [200] * 8, [r.text for r in replies]
+    same_replies = [r.json() for r in replies[:5]]
+    assert sorted(r["duplicate"] for r in same_replies) == [False] + [True] * 4
+    assert len({r["inventory_id"] for r in same_replies}) == 1
+    assert not any(r.json()["duplicate"] for r in replies[5:])
+    counts = console.counts()
+    assert counts["inventories"] == 4
+    assert counts["records"] == 2  # apt: DSA-4685-1, DSA-4808-1 — once each
 
 
 # -- enrolment, jobs, results ---------------------------------------------------------------
