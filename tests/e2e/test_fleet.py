@@ -303,3 +303,12 @@ def test_unenrolled_agent_and_wrong_secret_are_refused(fleet: Fleet, tmp_path: P
     proc = deb.run_once(check=False)
     assert proc.returncode == 1 and "HTTP 401" in proc.stderr
     assert "wrong agent credentials" in proc.stderr
+    # The refused report waits in the outbox, also through another refused run, and lands
+    # once the credentials are right again.
+    [pending] = deb.outbox()
+    assert deb.run_once(check=False).returncode == 1 and deb.outbox() == [pending]
+    (deb.state_dir / "agent.json").write_text(json.dumps(state))
+    deb.run_once()
+    assert deb.outbox() == []
+    report_id = pending.name.split(".")[0]
+    assert count_rows(fleet, "inventories", "report_id = :r", r=report_id) == 1

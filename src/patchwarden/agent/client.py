@@ -20,8 +20,13 @@ class ConsoleError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """Network trouble and 5xx are worth retrying; 4xx are not."""
-        return self.status == 0 or self.status >= 500
+        """Network trouble, 5xx, 408 and 429 are worth retrying; other 4xx are not."""
+        return self.status in (0, 408, 429) or self.status >= 500
+
+    @property
+    def unauthorised(self) -> bool:
+        """The console does not accept this agent's credentials (fixed by re-enrolling)."""
+        return self.status in (401, 403)
 
 
 def _error_detail(text: str) -> str:

@@ -86,7 +86,9 @@ class Agent:
             try:
                 self.client.upload_inventory(path.read_bytes())
             except ConsoleError as exc:
-                if exc.retryable:
+                # Kept for later when the fault is the network, the console or our
+                # credentials; dropped only when the console refuses the report itself.
+                if exc.retryable or exc.unauthorised:
                     raise
                 log.error("console refused pending upload %s: %s; dropping it", path.name, exc)
             path.unlink()
