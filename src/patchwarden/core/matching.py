@@ -85,6 +85,8 @@ class Query:
     method: Method = Method.DISTRO_ADVISORY
     confidence: Confidence = Confidence.HIGH
     note: str = ""
+    restart_required: bool = False
+    """The package is the (running) kernel: any fix of it takes a reboot (R-F4)."""
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ def match_query(
                 cvss=advisory.cvss_score,
                 method=query.method,
                 confidence=query.confidence,
-                restart_required=advisory.restart_required,
+                restart_required=advisory.restart_required or query.restart_required,
                 reason=reason,
                 advisories=(advisory.id,),
                 ecosystem=query.ecosystem,

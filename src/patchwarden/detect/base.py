@@ -5,7 +5,7 @@ from __future__ import annotations
 from patchwarden.core.advisory import Advisory
 from patchwarden.core.inventory import Inventory, Package
 from patchwarden.core.matching import Confidence, Method, Query
-from patchwarden.detect.kernel import KernelRole, kernel_role
+from patchwarden.detect.kernel import KERNEL_ROLES, KernelRole, kernel_role
 
 
 class Driver:
@@ -57,6 +57,7 @@ class Driver:
                     method=method,
                     confidence=confidence,
                     note=note,
+                    restart_required=role in KERNEL_ROLES,
                 )
                 for eco in ecosystems
             )

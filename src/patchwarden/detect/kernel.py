@@ -25,6 +25,9 @@ class KernelRole(str, Enum):
     """Built from the kernel source but no kernel image: headers, perf, libc headers."""
 
 
+KERNEL_ROLES = frozenset({KernelRole.RUNNING, KernelRole.NEWEST_UNBOOTED})
+"""Roles whose findings are kernel findings: fixing them takes a reboot (R-F4)."""
+
 # Debian/Ubuntu kernel source packages (linux, linux-signed-amd64, linux-hwe-5.4, linux-aws…),
 # but not linux-firmware, linux-base and other userland that merely starts with "linux".
 _DEB_KERNEL_SOURCE = re.compile(

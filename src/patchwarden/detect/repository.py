@@ -12,7 +12,7 @@ from dataclasses import replace
 from patchwarden.core.advisory import Severity
 from patchwarden.core.inventory import Inventory, PendingUpdate
 from patchwarden.core.matching import Confidence, Match, Method
-from patchwarden.detect.kernel import KernelRole, kernel_role
+from patchwarden.detect.kernel import KERNEL_ROLES, KernelRole, kernel_role
 
 _NOT_RUNNING_KERNEL = (KernelRole.KERNEL_TOOLING, KernelRole.OTHER_KERNEL)
 _KERNEL_NOTE = (
@@ -34,6 +34,8 @@ def repository_matches(inv: Inventory) -> list[Match]:
     out: list[Match] = []
     packages = {p.name: p for p in inv.packages}
     for upd in inv.pending_updates:
+        pkg = packages.get(upd.package)
+        role = kernel_role(pkg, inv) if pkg is not None else KernelRole.NOT_KERNEL
         base = Match(
             id=update_id(upd),
             cves=upd.cves,
@@ -45,7 +47,8 @@ def repository_matches(inv: Inventory) -> list[Match]:
             cvss=None,
             method=Method.REPOSITORY_UPDATE,
             confidence=Confidence.HIGH if upd.cves else Confidence.MEDIUM,
-            restart_required=upd.restart_required,
+            # A kernel fix takes a reboot (R-F4).
+            restart_required=upd.restart_required or role in KERNEL_ROLES,
             reason=upd.note,
             advisories=(*upd.advisories, f"{upd.repository}:{upd.candidate_version}"),
             ecosystem=upd.repository,
@@ -54,8 +57,7 @@ def repository_matches(inv: Inventory) -> list[Match]:
         if not upd.cves:
             out.append(base)
             continue
-        pkg = packages.get(upd.package)
-        if pkg is not None and kernel_role(pkg, inv) in _NOT_RUNNING_KERNEL:
+        if role in _NOT_RUNNING_KERNEL:
             # Kernel CVEs concern the running kernel only (R-D7): the pending update of a
             # kernel-source package that is not the running kernel is one finding, not one
             # per kernel CVE in the changelog.

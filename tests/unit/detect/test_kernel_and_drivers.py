@@ -62,6 +62,8 @@ def test_only_the_running_kernel_is_a_finding():
     kernel_findings = [m for m in found.matches if m.package.startswith("linux-image")]
     assert [m.package for m in kernel_findings] == [K_RUN.name]
     assert kernel_findings[0].method is Method.RUNNING_KERNEL
+    # A kernel fix takes a reboot (R-F4); other findings do not say so.
+    assert kernel_findings[0].restart_required
 
 
 def test_kernel_tooling_never_carries_kernel_cves():
@@ -101,6 +103,10 @@ def test_pending_kernel_source_update_is_one_finding_not_one_per_cve():
     tooling = [m for m in found if m.package == "linux-libc-dev"]
     assert len(tooling) == 1 and tooling[0].cves == () and "R-D7" in tooling[0].reason
     assert sorted(m.id for m in found if m.package == K_RUN.name) == ["CVE-2024-1", "CVE-2024-2"]
+    assert {(m.package, m.restart_required) for m in found} == {
+        ("linux-libc-dev", False),
+        (K_RUN.name, True),
+    }
 
 
 def test_booted_old_kernel_is_reported_even_when_newest_is_fixed():
@@ -112,10 +118,11 @@ def test_booted_old_kernel_is_reported_even_when_newest_is_fixed():
 def test_unbooted_root_judges_newest_kernel_with_medium_confidence():
     found = detect(inventory(running=None), MemoryIndex([linux_advisory("6.1.80-1")]))
     (m,) = [m for m in found.matches if m.package.startswith("linux-image")]
-    assert (m.package, m.method, m.confidence) == (
+    assert (m.package, m.method, m.confidence, m.restart_required) == (
         K_RUN.name,
         Method.NEWEST_KERNEL,
         Confidence.MEDIUM,
+        True,
     )
 
 
