@@ -34,17 +34,33 @@ def add_api_token(conn: Connection, user_id: int, token_hash: str, now: datetime
     conn.execute(insert(api_tokens).values(user_id=user_id, token_hash=token_hash, created_at=now))
 
 
-def user_by_token(conn: Connection, token_hash: str, now: datetime) -> dict[str, Any] | None:
-    """The user owning an API token digest (and mark the token used)."""
+def user_by_token(conn: Connection, token_hash: str) -> dict[str, Any] | None:
+    """The user owning an API token digest, with the token's id and last use."""
     row = conn.execute(
-        select(users.c.id, users.c.name, users.c.role, api_tokens.c.id.label("token_id"))
+        select(
+            users.c.id,
+            users.c.name,
+            users.c.role,
+            api_tokens.c.id.label("token_id"),
+            api_tokens.c.last_used_at,
+        )
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
         .where(api_tokens.c.token_hash == token_hash)
     ).first()
     if row is None:
         return None
-    conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=now))
-    return {"id": row.id, "name": row.name, "role": row.role}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "token_id": row.token_id,
+        "token_used_at": _aware(row.last_used_at) if row.last_used_at else None,
+    }
+
+
+def mark_token_used(conn: Connection, token_id: int, now: datetime) -> None:
+    """Store when an API token was last used."""
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
 
 
 # -- enrolment ----------------------------------------------------------------------------------

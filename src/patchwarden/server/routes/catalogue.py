@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from patchwarden.server.deps import UserDep, current_user
+from patchwarden.server.deps import UserDep, authenticate_user
 from patchwarden.services.catalogue import catalogue
 from patchwarden.services.scheduler import tick
 from patchwarden.storage.db import transaction
@@ -35,7 +35,7 @@ async def run_tick(
         # transaction of `UserDep` would hold SQLite's write lock (BEGIN IMMEDIATE) while
         # `tick` waits for it in its own transactions, a deadlock until the busy timeout.
         with transaction(app.state.engine) as conn:
-            current_user(conn, app.state.config.clock.now(), authorization)
+            authenticate_user(conn, authorization, app.state.config.clock.now())
         now = app.state.config.clock.now()
         return tick(app.state.engine, now, app.state.holder, app.state.lease_ttl).__dict__
 
