@@ -139,7 +139,7 @@ def apply_detection(
     # creates hundreds of records, and one statement per row dominated the upload time.
     created: list[tuple[str, str, str, Record, dict[str, Any]]] = []
     created_events: list[RecordEvent] = []
-    updates: list[tuple[int, Record, dict[str, Any] | None]] = []
+    updates: list[tuple[rr.StoredRecord, Record, dict[str, Any] | None]] = []
     events: list[tuple[int, RecordEvent]] = []
     seen: set[tuple[str, str]] = set()
     for m in matches:
@@ -170,7 +170,7 @@ def apply_detection(
         else:
             rec, moved = apply_scan(rec, True, now, policy)
         rec = _with_severity(rec, m.severity)
-        updates.append((stored.id, rec, detail))
+        updates.append((stored, rec, detail))
         events += [(stored.id, e) for e in moved]
         if moved:
             stats.updated += 1
@@ -196,7 +196,7 @@ def apply_detection(
             rec, moved = apply_scan(rec, False, now, policy)
         if not moved:
             continue
-        updates.append((stored.id, rec, None))
+        updates.append((stored, rec, None))
         events += [(stored.id, e) for e in moved]
         stats.not_detected += 1
         if rec.state is State.FIXED:

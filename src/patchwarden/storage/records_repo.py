@@ -169,14 +169,24 @@ def insert_records(
 
 
 def update_records(
-    conn: Connection, rows: Sequence[tuple[int, Record, dict[str, Any] | None]]
+    conn: Connection, rows: Sequence[tuple[StoredRecord, Record, dict[str, Any] | None]]
 ) -> None:
-    """`update_record` for many records, one executemany per set of columns written."""
+    """Write back many records `(as stored, new lifecycle, new detail or None)`.
+
+    Only the columns that changed are written, one executemany per set of such columns: a
+    host's report mostly moves `last_seen` alone, and rewriting every column of hundreds of
+    unchanged records dominated the second and later uploads.
+    """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for record_id, rec, detail in rows:
-        values = {**lifecycle_values(rec), **(detail or {})}
+    for stored, rec, detail in rows:
+        old = {**lifecycle_values(stored.record), **stored.detail}
+        values = {
+            k: v for k, v in {**lifecycle_values(rec), **(detail or {})}.items() if old[k] != v
+        }
+        if not values:
+            continue
         groups.setdefault(tuple(values), []).append(
-            {"_id": record_id, **{f"_{k}": v for k, v in values.items()}}
+            {"_id": stored.id, **{f"_{k}": v for k, v in values.items()}}
         )
     for columns, params in groups.items():
         # Bind names must differ from column names in an UPDATE's SET clause (SQLAlchemy).
