@@ -26,6 +26,10 @@ class Driver:
         """Whether an advisory of this family's feeds is about security at all."""
         return True
 
+    def version_scheme(self, inv: Inventory) -> str:
+        """The version scheme this host's versions are compared in."""
+        return self.scheme
+
     def lookup_key(self, pkg: Package) -> tuple[str, str]:
         """(name, version) the advisories of this family use for `pkg`."""
         return pkg.name, pkg.version
@@ -33,6 +37,7 @@ class Driver:
     def queries(self, inv: Inventory) -> list[Query]:
         """One query per (package of this family's format, ecosystem)."""
         ecosystems = self.ecosystems(inv)
+        scheme = self.version_scheme(inv)
         out: list[Query] = []
         for pkg in inv.packages:
             if pkg.format != self.package_format:
@@ -53,7 +58,7 @@ class Driver:
                     ecosystem=eco,
                     name=name,
                     version=version,
-                    scheme=self.scheme,
+                    scheme=scheme,
                     method=method,
                     confidence=confidence,
                     note=note,

@@ -1,8 +1,8 @@
 """RHEL family: advisories name *binary* packages; versions are EVR with epoch.
 
-AlmaLinux and Rocky Linux rebuild RHEL bit for bit, so a RHEL, CentOS or Oracle host is
-judged against AlmaLinux's OSV data of the same major release (the issue's RHEL 8/9
-manifests are tested that way).
+AlmaLinux and Rocky Linux rebuild RHEL, so a RHEL, CentOS or Oracle host is judged against
+AlmaLinux's OSV data of the same major release (the issue's RHEL 8/9 manifests are tested
+that way), with the rebuild's release marks (`.alma.1`) ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ class RhelDriver(Driver):
     def relevant(self, advisory: Advisory) -> bool:
         """Security errata only (ALSA/RLSA/RHSA), not bug-fix or enhancement errata."""
         return not advisory.id.startswith(_NON_SECURITY)
+
+    def version_scheme(self, inv: Inventory) -> str:
+        """`rpm` on AlmaLinux itself; `rpm-el` elsewhere, so that RHEL's own fix is not
+        older than AlmaLinux's rebuild of it (see `core.versions.rpm_el`)."""
+        return "rpm" if inv.os.id == "almalinux" else "rpm-el"
 
     def ecosystems(self, inv: Inventory) -> list[str]:
         """`AlmaLinux:9` (plus `Rocky Linux:9` first on Rocky hosts)."""

@@ -8,6 +8,7 @@ from the sources themselves or from independent oracles (rpm's own labelCompare)
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 from tests.paths import CORPUS
 
 from patchwarden.agent.collectors.rpm_manifest import load_rpm_manifest
-from patchwarden.core.inventory import Host, Inventory, OsRelease
+from patchwarden.core.inventory import Host, Inventory, OsRelease, Package
 from patchwarden.core.matching import evaluate
 from patchwarden.feeds import FEEDS, ParseReport
 from patchwarden.services.detection import detect
@@ -169,7 +170,8 @@ def test_rhel_manifest_vs_almalinux_matches_rpm_oracle(manifest, release, feed):
 
     # Oracle: read the same records' raw (introduced 0, fixed X) ranges, compare with rpm.
     # Policy, not matching: packages built from the kernel source that are not a running
-    # kernel (kernel-headers in a container image) carry no kernel findings (R-D7).
+    # kernel (kernel-headers in a container image) carry no kernel findings (R-D7), and on a
+    # RHEL host AlmaLinux's rebuild mark (`.alma.1` ending a release) is not a newer fix.
     installed = {p.name: p.version for p in packages if p.source != "kernel"}
     pairs, keys = [], []
     for adv in records:
@@ -181,9 +183,34 @@ def test_rhel_manifest_vs_almalinux_matches_rpm_oracle(manifest, release, feed):
             for rng in aff.ranges:
                 for event in rng.events:
                     if event.kind.value == "fixed":
-                        pairs.append((installed[aff.package.name], event.version))
+                        fixed = re.sub(r"\.alma(\.\w+)*$", "", event.version)
+                        pairs.append((installed[aff.package.name], fixed))
                         keys.append((aff.package.name, adv.id))
     verdicts = rpm_oracle(pairs)
     expected = {k for k, v in zip(keys, verdicts) if v < 0}
     assert expected, "the manifest has findings against AlmaLinux"
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("os_id", "installed", "finding"),
+    [
+        # RHEL's own fix (RHSA-2024:8793) is AlmaLinux's `.alma.1` rebuild of it.
+        ("rhel", "128.4.0-1.el9_4", False),
+        ("rhel", "128.3.1-1.el9_4", True),
+        ("centos", "128.4.0-1.el9_4", False),
+        # On AlmaLinux itself, versions compare exactly as rpm does.
+        ("almalinux", "128.4.0-1.el9_4.alma.1", False),
+        ("almalinux", "128.4.0-1.el9_4", True),
+        ("almalinux", "128.3.1-1.el9_4.alma.1", True),
+    ],
+)
+def test_almalinux_rebuild_mark_is_no_newer_fix_for_rhel_hosts(os_id, installed, finding):
+    records = osv_records(ADV / "almalinux-osv/almalinux9/ALSA-2024:8793.json")
+    assert records[0].affected[0].ranges[0].events[-1].version == "128.4.0-1.el9_4.alma.1"
+    pkg = Package("thunderbird", installed, "rpm", "x86_64", "thunderbird")
+    inv = Inventory(
+        host=Host("h"), packages=(pkg,), os=OsRelease(id=os_id, family="rhel", release="9.4")
+    )
+    found = detect(inv, MemoryIndex(records)).matches
+    assert [m.id for m in found] == (["ALSA-2024:8793"] if finding else [])

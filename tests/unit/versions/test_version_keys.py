@@ -39,6 +39,8 @@ INVALID = [
     ("apk", "1..2", "'.' not followed by digits"),
     ("apk", "1.0-r1_p1", "'_' suffix after a hash or revision"),
     ("apk", "1.0~", "hex commit hash"),
+    ("rpm-el", "", "empty version"),
+    ("rpm-el", ":1.0-1.el9.alma", "empty epoch"),
     ("maven", "", "empty version"),
     ("maven", "1.0 beta", "whitespace"),
     ("semver", "", ""),
@@ -78,6 +80,8 @@ EQUAL = [
     ("rpm", ["1.01", "1.1", "1_1", "1..1", "0:1.1", "1.1."]),
     ("rpm", ["0:1.0-1", "1.0-1", "00:1.0-01"]),
     ("rpm", ["1.0a", "1.0.a", "1.0_a"]),
+    ("rpm-el", ["1.0-1.el9_4", "1.0-1.el9_4.alma", "1.0-1.el9_4.alma.1", "0:1.0-1.el9_4.alma.2"]),
+    ("rpm-el", ["2.0-3.el8", "2.0-3.el8.rocky.0.2", "2.0-3.el8.alma.plus"]),
     ("apk", ["1.0-r1", "1.0-r01"]),
     ("maven", ["1", "1.0", "1.0.0", "1-0", "1.0-final", "1.ga", "1.0.RELEASE", "1-release"]),
     ("maven", ["1.0-cr1", "1.0-rc1", "1.0RC1", "1.0.RC1"]),
@@ -100,6 +104,8 @@ def test_equal_versions_have_one_key(scheme: str, versions: list[str]) -> None:
 SORTED = [
     ("dpkg", ["1.0~~", "1.0~", "1.0", "1.0-1~bpo1", "1.0-1", "1.0a", "1.0+", "1.0.", "1:0.1"]),
     ("rpm", ["1.0~rc1", "1.0", "1.0^", "1.0^git1", "1.0a", "1.0.1", "1.0.1-1", "1:0.1"]),
+    # The rebuild mark only goes at the end of the release; elsewhere it orders as in rpm.
+    ("rpm-el", ["1.0-1.el9_3.alma.1", "1.0-1.el9_4", "1.0-1.el9_4.1", "1.0.alma-1", "1.0.1-1"]),
     (
         "apk",
         [

@@ -13,10 +13,10 @@ from types import ModuleType
 from typing import Any
 
 from patchwarden.core.errors import UnknownScheme
-from patchwarden.core.versions import apk, dpkg, maven, pep440, rpm, semver
+from patchwarden.core.versions import apk, dpkg, maven, pep440, rpm, rpm_el, semver
 
 SCHEMES: dict[str, ModuleType] = {}
-for _scheme in (dpkg, rpm, apk, maven, semver, pep440):
+for _scheme in (dpkg, rpm, rpm_el, apk, maven, semver, pep440):
     if _scheme.NAME in SCHEMES:
         raise RuntimeError(f"duplicate version scheme {_scheme.NAME}")
     SCHEMES[_scheme.NAME] = _scheme
