@@ -137,6 +137,8 @@ class Affected:
     """Per-package severity when the source gives one (UCT `Priority_<src>`)."""
     note: str = ""
     """Vendor note (e.g. UCT `ignored (reached end-of-life)`)."""
+    modules: Tuple[str, ...] = ()
+    """RHEL modularity streams (`nginx:1.22`) whose builds the fixed versions are."""
 
 
 @dataclass(frozen=True)

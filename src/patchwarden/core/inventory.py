@@ -57,6 +57,8 @@ class Package:
     """Version of the source package when it differs from the binary's (dpkg binNMUs)."""
     origin: str = ""
     """Vendor or maintainer when known; third-party packages are not covered by vendor feeds."""
+    module: str = ""
+    """RHEL modularity stream `name:stream` the rpm was built for (MODULARITYLABEL)."""
 
     @property
     def source(self) -> str:

@@ -22,6 +22,7 @@ from patchwarden.core.advisory import (
 )
 from patchwarden.core.errors import InvalidVersion
 from patchwarden.core.inventory import Package
+from patchwarden.core.modularity import module_applies
 from patchwarden.core.versions import key_function
 
 
@@ -52,6 +53,7 @@ NO_FIX_STATUSES = frozenset({VendorStatus.AFFECTED, VendorStatus.FIX_DEFERRED})
 # Reported only on request: the vendor decided not to fix (Trivy shows them; the Ubuntu
 # tracker's `ignored` lines are of this kind).
 WONT_FIX_STATUSES = frozenset({VendorStatus.WILL_NOT_FIX, VendorStatus.END_OF_LIFE})
+_RPM_SCHEMES = frozenset({"rpm", "rpm-el"})
 
 _NO_FIX_REASON = {
     VendorStatus.AFFECTED: "no fix yet: the vendor has published no fixed version",
@@ -293,6 +295,8 @@ def match_query(
             continue
         if affected.status is VendorStatus.UNDER_INVESTIGATION:
             continue  # not yet triaged by the vendor: neither affected nor clean
+        if query.scheme in _RPM_SCHEMES and not module_applies(affected, pkg):
+            continue  # another modularity stream's fix (EL8+)
         try:
             verdict = evaluate(affected, query.version, query.scheme)
         except InvalidVersion as exc:

@@ -7,7 +7,8 @@ reads the vendor extensions found in real data:
   `{binary_name, binary_version}` in older records) and `.ubuntu_priority`; a top-level
   `severity` entry of type `Ubuntu`; `upstream` ids (USN -> CVEs), kept as aliases.
 * GHSA: `database_specific.severity` (LOW / MODERATE / HIGH / CRITICAL).
-* AlmaLinux / Rocky: the Red Hat rating as summary prefix (`Important: pcs security update`).
+* AlmaLinux / Rocky: the Red Hat rating as summary prefix (`Important: pcs security update`),
+  and the modularity streams a module erratum names there (`nginx:1.22 security update`).
 * Drupal (OSV 1.7): `affected[].severity` CVSS vectors.
 
 No OSV source in our corpus tags a fix as needing a restart, so `restart_required` stays False
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,6 +37,7 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import FeedError, MalformedRecord
+from patchwarden.core.modularity import is_modular, streams_in
 from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport
 from patchwarden.feeds.containers import container_of, iter_members
 from patchwarden.feeds.scoring import base_score, cvss_version
@@ -91,6 +94,7 @@ def parse_record(doc: Any, warn: Warn, origin: str = "(record)") -> Advisory:
     _check_schema_version(rid, doc.get("schema_version"))
     aliases = _str_list(rid, doc, "aliases") + _str_list(rid, doc, "upstream")
     affected = tuple(_affected(rid, i, a, warn) for i, a in enumerate(_list(rid, doc, "affected")))
+    affected = _with_module_streams(affected, _str(doc.get("summary")))
     score, vector = _best_cvss(rid, doc.get("severity"), warn)
     vendor = _vendor_severity(doc)
     if vendor is not None:
@@ -185,6 +189,20 @@ def _affected(rid: str, index: int, entry: Any, warn: Warn) -> Affected:
         status=VendorStatus.FIXED if fixed else VendorStatus.AFFECTED,
         binaries=_binaries(rid, where, eco_specific.get("binaries")),
         severity=_affected_severity(rid, where, entry, eco_specific, warn),
+    )
+
+
+def _with_module_streams(affected: tuple[Affected, ...], summary: str) -> tuple[Affected, ...]:
+    """Module builds' entries with the streams the summary names (AlmaLinux, Rocky EL8+)."""
+    streams = streams_in(summary)
+    if not streams:
+        return affected
+    return tuple(replace(a, modules=streams) if _fixed_by_module(a) else a for a in affected)
+
+
+def _fixed_by_module(a: Affected) -> bool:
+    return any(
+        is_modular(e.version) for r in a.ranges for e in r.events if e.kind is EventKind.FIXED
     )
 
 

@@ -35,6 +35,8 @@ def affected_to_dict(a: Affected) -> dict[str, Any]:
         d["sev"] = a.severity.value
     if a.note:
         d["note"] = a.note
+    if a.modules:
+        d["m"] = list(a.modules)
     return d
 
 
@@ -51,6 +53,7 @@ def affected_from_dict(d: dict[str, Any]) -> Affected:
         binaries=tuple(d.get("b", ())),
         severity=Severity(d["sev"]) if "sev" in d else None,
         note=d.get("note", ""),
+        modules=tuple(d.get("m", ())),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from patchwarden.agent.collectors.rpm_manifest import load_rpm_manifest
 from patchwarden.core.inventory import Host, Inventory, OsRelease, Package
 from patchwarden.core.matching import evaluate
 from patchwarden.feeds import FEEDS, ParseReport
+from patchwarden.feeds.osv import parse_record
 from patchwarden.services.detection import detect
 from patchwarden.services.index import MemoryIndex
 
@@ -172,7 +174,10 @@ def test_rhel_manifest_vs_almalinux_matches_rpm_oracle(manifest, release, feed):
     # Policy, not matching: packages built from the kernel source that are not a running
     # kernel (kernel-headers in a container image) carry no kernel findings (R-D7), and on a
     # RHEL host AlmaLinux's rebuild mark (`.alma.1` ending a release) is not a newer fix.
-    installed = {p.name: p.version for p in packages if p.source != "kernel"}
+    # Modularity (EL8+): a module stream's erratum (its summary names `name:stream`, its fixes
+    # are `.module…` builds) concerns that stream's packages only, a plain erratum only plain
+    # packages; the vendors' module build numbers order nothing across vendors.
+    installed = {p.name: p for p in packages if p.source != "kernel"}
     pairs, keys = [], []
     for adv in records:
         if adv.id.startswith(("ALBA-", "ALEA-")):
@@ -180,12 +185,21 @@ def test_rhel_manifest_vs_almalinux_matches_rpm_oracle(manifest, release, feed):
         for aff in adv.affected:
             if aff.package.ecosystem != f"AlmaLinux:{release}" or aff.package.name not in installed:
                 continue
+            pkg = installed[aff.package.name]
+            pkg_modular = ".module+el" in pkg.version or ".module_el" in pkg.version
             for rng in aff.ranges:
                 for event in rng.events:
-                    if event.kind.value == "fixed":
-                        fixed = re.sub(r"\.alma(\.\w+)*$", "", event.version)
-                        pairs.append((installed[aff.package.name], fixed))
-                        keys.append((aff.package.name, adv.id))
+                    if event.kind.value != "fixed":
+                        continue
+                    if (".module_el" in event.version) != pkg_modular:
+                        continue
+                    if pkg_modular and pkg.module and pkg.module not in adv.summary.split():
+                        continue
+                    fixed = re.sub(r"\.alma(\.\w+)*$", "", event.version)
+                    fixed = re.sub(r"\.module_el[\d.]+\+\d+\+[0-9a-f]+", "", fixed)
+                    mine = re.sub(r"\.module\+el[\w.]+\+\d+\+[0-9a-f]+", "", pkg.version)
+                    pairs.append((mine, fixed))
+                    keys.append((aff.package.name, adv.id))
     verdicts = rpm_oracle(pairs)
     expected = {k for k, v in zip(keys, verdicts) if v < 0}
     assert expected, "the manifest has findings against AlmaLinux"
@@ -214,3 +228,55 @@ def test_almalinux_rebuild_mark_is_no_newer_fix_for_rhel_hosts(os_id, installed,
     )
     found = detect(inv, MemoryIndex(records)).matches
     assert [m.id for m in found] == (["ALSA-2024:8793"] if finding else [])
+
+
+def almalinux8_records(*ids: str) -> list:
+    """Records of the AlmaLinux 8 set, read from the packed corpus archive."""
+    with tarfile.open(ADV / "almalinux-osv/almalinux8.tar.gz") as tar:
+        docs = [
+            json.load(tar.extractfile(f"advisories/almalinux8/{rid}.json"))  # type: ignore[arg-type]
+            for rid in ids
+        ]
+    return [parse_record(doc, pytest.fail) for doc in docs]
+
+
+# nginx errata of four module streams; RHEL 8 hosts are judged against them (rpm-el).
+NGINX_ERRATA = (
+    "ALSA-2021:2259",  # nginx:1.18
+    "ALSA-2023:5712",  # nginx:1.20
+    "ALSA-2023:5713",  # nginx:1.22
+    "ALSA-2026:5581",  # nginx:1.24
+    "ALSA-2026:6907",  # nginx:1.24
+)
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version", "module", "expected"),
+    [
+        # RHEL's nginx:1.22 build before RHSA-2023:5713, stream label read from the rpmdb:
+        # only its own stream's erratum, not the four of other streams with higher versions.
+        ("rhel", "1:1.22.1-1.module+el8.8.0+19978+1d8c5a8e", "nginx:1.22", {"ALSA-2023:5713"}),
+        # RHEL's own fix of it, against AlmaLinux's rebuild `…+3623+f96e6422.1.alma.1`.
+        ("rhel", "1:1.22.1-1.module+el8.8.0+20035+1d8c5a8e.1", "nginx:1.22", set()),
+        # The same on AlmaLinux itself, compared exactly.
+        ("almalinux", "1:1.22.1-1.module_el8.8.0+3623+f96e6422.alma", "nginx:1.22",
+         {"ALSA-2023:5713"}),
+        ("almalinux", "1:1.22.1-1.module_el8.8.0+3623+f96e6422.1.alma.1", "nginx:1.22", set()),
+        # nginx.org's non-modular build is no stream's: none of these errata concern it.
+        ("rhel", "1:1.22.1-1.el8.ngx", "", set()),
+    ],
+)  # fmt: skip
+def test_rhel8_module_streams_get_only_their_own_errata(os_id, version, module, expected):
+    records = almalinux8_records(*NGINX_ERRATA)
+    assert {a.modules for r in records for a in r.affected if a.package.name == "nginx"} == {
+        ("nginx:1.18",),
+        ("nginx:1.20",),
+        ("nginx:1.22",),
+        ("nginx:1.24",),
+    }
+    pkg = Package("nginx", version, "rpm", "x86_64", "nginx", module=module)
+    inv = Inventory(
+        host=Host("h"), packages=(pkg,), os=OsRelease(id=os_id, family="rhel", release="8.8")
+    )
+    found = detect(inv, MemoryIndex(records)).matches
+    assert {a for m in found for a in m.advisories} == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import subprocess
 from typing import List, Tuple, Union
 
 import pytest
@@ -117,3 +118,35 @@ def test_sad_path_header_without_version() -> None:
 )
 def test_split_source_rpm(filename: str, expected: Tuple[str, str]) -> None:
     assert split_source_rpm(filename) == expected
+
+
+def test_modularity_label_becomes_the_module_stream() -> None:
+    label = (5096, STRING, "nginx:1.22:8080020230531101524:63b34585")
+    pkg = package_from_header(parse_header(build_header([*BASH, label])))
+    assert pkg is not None and pkg.module == "nginx:1.22"
+    plain = package_from_header(parse_header(build_header(BASH)))
+    assert plain is not None and plain.module == ""
+
+
+def test_header_written_by_rpm_itself_carries_the_module_stream() -> None:
+    """A header blob from rpm's own `hdr.unload()` (Debian's python3-rpm)."""
+    script = (
+        "import sys, rpm\n"
+        "h = rpm.hdr()\n"
+        "h[rpm.RPMTAG_NAME] = 'nodejs'\n"
+        "h[rpm.RPMTAG_EPOCH] = 1\n"
+        "h[rpm.RPMTAG_VERSION] = '18.14.2'\n"
+        "h[rpm.RPMTAG_RELEASE] = '2.module_el8.7.0+3500+0c0e0ed5'\n"
+        "h[rpm.RPMTAG_MODULARITYLABEL] = 'nodejs:18:8070020230306171546:0c0e0ed5'\n"
+        "sys.stdout.buffer.write(h.unload())\n"
+    )
+    blob = subprocess.run(
+        ["/usr/bin/python3", "-c", script], capture_output=True, check=True
+    ).stdout
+    pkg = package_from_header(parse_header(blob))
+    assert pkg is not None
+    assert (pkg.name, pkg.version, pkg.module) == (
+        "nodejs",
+        "1:18.14.2-2.module_el8.7.0+3500+0c0e0ed5",
+        "nodejs:18",
+    )

@@ -82,6 +82,19 @@ EQUAL = [
     ("rpm", ["1.0a", "1.0.a", "1.0_a"]),
     ("rpm-el", ["1.0-1.el9_4", "1.0-1.el9_4.alma", "1.0-1.el9_4.alma.1", "0:1.0-1.el9_4.alma.2"]),
     ("rpm-el", ["2.0-3.el8", "2.0-3.el8.rocky.0.2", "2.0-3.el8.alma.plus"]),
+    # Module builds: the vendors' build-system numbers order nothing across vendors.
+    (
+        "rpm-el",
+        [
+            "1:1.22.1-1.module+el8.8.0+20035+1d8c5a8e.1",
+            "1:1.22.1-1.module_el8.8.0+3623+f96e6422.1.alma.1",
+            "1:1.22.1-1.module_el8.9.0+3700+f96e6422.1.alma.1",
+        ],
+    ),
+    (
+        "rpm-el",
+        ["18.14.2-3.module+el9.2.0.z+18964+42696395", "18.14.2-3.module_el9.2.0+36+b2aa5c5e.alma"],
+    ),
     ("apk", ["1.0-r1", "1.0-r01"]),
     ("maven", ["1", "1.0", "1.0.0", "1-0", "1.0-final", "1.ga", "1.0.RELEASE", "1-release"]),
     ("maven", ["1.0-cr1", "1.0-rc1", "1.0RC1", "1.0.RC1"]),

@@ -25,6 +25,7 @@ from patchwarden.agent.collectors.base import (
 from patchwarden.agent.collectors.rpm_header import (
     TAG_ARCH,
     TAG_EPOCH,
+    TAG_MODULARITYLABEL,
     TAG_NAME,
     TAG_RELEASE,
     TAG_SOURCERPM,
@@ -43,7 +44,16 @@ DB_FILES = ("rpmdb.sqlite", "Packages.db", "Packages")
 PSEUDO_PACKAGES = frozenset({"gpg-pubkey"})
 
 _TAGS = frozenset(
-    {TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_SOURCERPM, TAG_VENDOR}
+    {
+        TAG_NAME,
+        TAG_VERSION,
+        TAG_RELEASE,
+        TAG_EPOCH,
+        TAG_ARCH,
+        TAG_SOURCERPM,
+        TAG_VENDOR,
+        TAG_MODULARITYLABEL,
+    }
 )
 
 
@@ -91,7 +101,14 @@ def package_from_header(tags: Dict[int, TagValue]) -> Optional[Package]:
         # The source rpm file name has no epoch: assume the binary's (rpm builds share it).
         source_version="" if source_vr in ("", vr) else prefix + source_vr,
         origin=_text(tags, TAG_VENDOR),
+        module=module_stream(_text(tags, TAG_MODULARITYLABEL)),
     )
+
+
+def module_stream(label: str) -> str:
+    """`nginx:1.22` from the modularity label `nginx:1.22:8070020220914:f3d2f1d4`."""
+    parts = label.split(":")
+    return f"{parts[0]}:{parts[1]}" if len(parts) >= 2 and parts[0] and parts[1] else ""
 
 
 def split_source_rpm(filename: str) -> Tuple[str, str]:

@@ -29,6 +29,7 @@ TAG_EPOCH = 1003
 TAG_VENDOR = 1011
 TAG_ARCH = 1022
 TAG_SOURCERPM = 1044
+TAG_MODULARITYLABEL = 5096
 
 # Value types from rpm `rpmtag.h` (rpmTagType).
 _INT32 = 4

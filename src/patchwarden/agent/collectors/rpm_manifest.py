@@ -64,6 +64,7 @@ def manifest_package(entry: Dict[str, Any]) -> Package:
         arch=arch,
         source_name="" if source_name == name else source_name,
         source_version="" if src_vr == evr.split(":", 1)[-1] else src_vr,
+        module=str(entry.get("module") or ""),
     )
 
 

@@ -4,8 +4,15 @@ AlmaLinux (and Rocky Linux) rebuild RHEL packages; when they change one (debrand
 rebuild fix) they mark the release: RHEL `1.el9_4` becomes AlmaLinux `1.el9_4.alma.1`. The
 security content is RHEL's, but rpm orders `1.el9_4 < 1.el9_4.alma.1`, so a RHEL, CentOS or
 Oracle host that installed RHEL's fix would still look vulnerable against AlmaLinux's OSV
-data (16 % of AlmaLinux 8/9 fixed versions carry such a mark). This scheme orders like `rpm`
-after dropping the rebuild mark from the release, on both sides.
+data (16 % of AlmaLinux 8/9 fixed versions carry such a mark).
+
+Module builds (EL8+) have a second vendor-specific part: the build-system context in the
+release, RHEL `1.module+el8.8.0+19978+1d8c5a8e.1` against AlmaLinux
+`1.module_el8.8.0+3623+f96e6422.1.alma.1`. The build numbers (19978, 3623) count different
+build systems and order nothing across vendors; what orders the fixes is the release around
+them (`1` … `.1`).
+
+This scheme orders like `rpm` after dropping both parts from the release, on both sides.
 """
 
 from __future__ import annotations
@@ -19,19 +26,23 @@ NAME = "rpm-el"
 
 _REBUILD_MARK = re.compile(r"\.(?:alma|rocky)(?:\.[0-9A-Za-z]+)*$")
 """`.alma`, `.alma.1`, `.alma.plus`, `.rocky.0.2` at the end of a release."""
+_MODULE_BUILD = re.compile(r"\.module[_+]el\d+(?:\.[0-9a-z]+)*\+\d+\+[0-9a-f]+")
+"""`.module+el8.8.0+19978+1d8c5a8e`, `.module+el9.2.0.z+18964+42696395` (RHEL, Rocky) or
+`.module_el8.8.0+3623+f96e6422` (AlmaLinux)."""
 
 
-def strip_rebuild_mark(version: str) -> str:
-    """`1:2.0-1.el9_4.alma.1` -> `1:2.0-1.el9_4`; other versions unchanged."""
+def vendor_neutral(version: str) -> str:
+    """`1:2.0-1.el9_4.alma.1` -> `1:2.0-1.el9_4`, `1:1.22.1-1.module+el8.8.0+19978+1d8c5a8e.1`
+    -> `1:1.22.1-1.1`; other versions unchanged."""
     head, dash, release = version.rpartition("-")
     if not dash:
         return version
-    return f"{head}-{_REBUILD_MARK.sub('', release)}"
+    return f"{head}-{_REBUILD_MARK.sub('', _MODULE_BUILD.sub('', release))}"
 
 
 def key(version: str) -> tuple[rpm.Token, ...]:
-    """The `rpm` key of the version without its rebuild mark."""
+    """The `rpm` key of the version without its vendor-specific parts."""
     try:
-        return rpm.key(strip_rebuild_mark(version))
+        return rpm.key(vendor_neutral(version))
     except InvalidVersion as exc:
         raise InvalidVersion(NAME, version, str(exc).rpartition(": ")[2]) from None
