@@ -9,8 +9,9 @@ DATA_DIR ?= $(CURDIR)/var
 
 # Debian packages the tests use as oracles and real peers (installed here, never by hand):
 # dpkg-dev/apt for version oracles and the repository check, python3-rpm for rpm's labelCompare,
-# maven + a JDK for Maven's ComparableVersion, postgresql for the PostgreSQL suite.
-DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql
+# maven + a JDK for Maven's ComparableVersion, postgresql for the PostgreSQL suite, rpm (rpmbuild),
+# dnf and createrepo-c for the dnf repository check against a real repository.
+DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c
 
 .PHONY: install debs run test bench lint clean
 
@@ -18,7 +19,7 @@ install: $(STAMP)
 
 debs: $(DEBS_STAMP)
 
-$(DEBS_STAMP):
+$(DEBS_STAMP): Makefile
 	@mkdir -p $(VENV)
 	scripts/install-debs $(DEBS)
 	@touch $@
