@@ -80,8 +80,17 @@ def build_rpm(work: Path, out: Path, name: str, evr: str, env: Mapping[str, str]
     defines = {"pw_name": name, "pw_version": version, "pw_release": release or "0"}
     if ":" in evr:
         defines["pw_epoch"] = epoch
-    argv = ["rpmbuild", "-bb", "--quiet", "--target", "x86_64",
-            "--define", f"_topdir {work / 'rpmbuild'}", "--define", f"_rpmdir {out}"]
+    argv = [
+        "rpmbuild",
+        "-bb",
+        "--quiet",
+        "--target",
+        "x86_64",
+        "--define",
+        f"_topdir {work / 'rpmbuild'}",
+        "--define",
+        f"_rpmdir {out}",
+    ]
     argv += [a for k, v in defines.items() for a in ("--define", f"{k} {v}")]
     run([*argv, str(spec)], env)  # fmt: skip
     (built,) = out.glob(f"*/{name}-{version}-{release}.*.rpm")
@@ -97,13 +106,13 @@ def updateinfo_xml(docs: list[tuple[dict[str, Any], str, str]]) -> str:
         severity = doc["summary"].split(":", 1)[0]
         refs = "".join(
             f"<reference href={quoteattr('https://access.redhat.com/security/cve/' + c)} "
-            f"id={quoteattr(c)} type=\"cve\" title={quoteattr(c)}/>"
+            f'id={quoteattr(c)} type="cve" title={quoteattr(c)}/>'
             for c in doc.get("related", [])
         )
         updates.append(
             f'<update from="packager@almalinux.org" status="final" type="{kind}" version="1">'
             f"<id>{doc['id']}</id><title>{doc['summary']}</title>"
-            f"<issued date=\"{doc['published'][:10]} 00:00:00\"/>"
+            f'<issued date="{doc["published"][:10]} 00:00:00"/>'
             f"<severity>{severity}</severity><summary>{doc['summary']}</summary>"
             f"<description>{doc['id']}</description><references>{refs}</references>"
             f'<pkglist><collection short="pw"><name>pw</name>'
