@@ -35,8 +35,13 @@ ALMA9 = CORPUS / "advisories/almalinux-osv/almalinux9"
 CASES = [
     ("ALSA-2024:8793", "thunderbird", "128.3.1-1.el9_4.alma.1"),  # security, Moderate
     ("ALSA-2023:0946", "openssl-libs", "1:3.0.1-43.el9_0"),  # security, Moderate
+    ("ALSA-2026:A009", "kernel-core", "5.14.0-611.54.3.el9_7"),  # Important, reboot suggested
     ("ALBA-2022:8256", "qatzip-libs", "1.0.7-1.el9"),  # a bug-fix erratum: no finding
 ]
+SECURITY = CASES[:3]
+REBOOT = {"kernel-core"}
+"""Packages whose erratum entry says `<reboot_suggested>True</reboot_suggested>`, as RHEL's
+and AlmaLinux's updateinfo do for kernel packages."""
 NOT_UPDATED = ("zlib", "1.2.11-40.el9")  # installed, nothing newer offered
 SPEC = """\
 Name: %{pw_name}
@@ -118,8 +123,10 @@ def updateinfo_xml(docs: list[tuple[dict[str, Any], str, str]]) -> str:
             f'<pkglist><collection short="pw"><name>pw</name>'
             f'<package name="{name}" version="{version}" release="{release}" epoch="{epoch}" '
             f'arch="x86_64" src="{name}-{version}-{release}.src.rpm">'
-            f"<filename>{name}-{version}-{release}.x86_64.rpm</filename></package>"
-            f"</collection></pkglist></update>"
+            f"<filename>{name}-{version}-{release}.x86_64.rpm</filename>"
+            + ("<reboot_suggested>True</reboot_suggested>" if name in REBOOT else "")
+            + "</package>"
+            "</collection></pkglist></update>"
         )
     return '<?xml version="1.0" encoding="UTF-8"?><updates>' + "".join(updates) + "</updates>"
 
@@ -176,7 +183,8 @@ def dnf_host(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, InstallRoo
     config = base / "dnf.conf"
     config.write_text(
         f"[main]\ngpgcheck=0\nreposdir={root}/etc/yum.repos.d\n"
-        f"cachedir={root}/var/cache/dnf\nlogdir={root}/var/log\npersistdir={root}/var/lib/dnf\n"
+        # Below the install root, where dnf keeps them on a real host.
+        "cachedir=/var/cache/dnf\nlogdir=/var/log\npersistdir=/var/lib/dnf\n"
     )
     return root, InstallRootRunner(root, config, home)
 
@@ -184,15 +192,18 @@ def dnf_host(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, InstallRoo
 def test_pending_security_errata_from_real_dnf(dnf_host: tuple[Path, InstallRootRunner]) -> None:
     root, runner = dnf_host
     packages, problems = parse_rpmdb(root / "var/lib/rpm/rpmdb.sqlite")
-    assert not problems and len(packages) == 4
+    assert not problems and len(packages) == 5
     os_release = OsRelease(id="almalinux", family="rhel", release="9")
     for online in (True, False):  # False: `dnf -C`, from the cache the first pass filled
         runner.argvs.clear()
         ctx = Context(root=root, runner=runner, os=os_release, packages=packages, online=online)
         updates = {u.package: u for u in DnfUpdatesCollector().collect(ctx).pending_updates}
         assert all(("-C" in argv) is not online for argv in runner.argvs)
-        assert sorted(updates) == ["openssl-libs", "thunderbird"]  # not the bug-fix erratum
-        for rid, name, installed in CASES[:2]:
+        # Not the bug-fix erratum; the kernel's suggests a reboot (read from dnf's own cache).
+        assert sorted(updates) == ["kernel-core", "openssl-libs", "thunderbird"]
+        assert {n for n, u in updates.items() if u.restart_required} == REBOOT
+        assert list((root / "var/cache/dnf").glob("pw-*/repodata/*-updateinfo.xml.gz"))
+        for rid, name, installed in SECURITY:
             doc = erratum(rid)
             update = updates[name]
             assert update.installed_version == installed
@@ -200,12 +211,14 @@ def test_pending_security_errata_from_real_dnf(dnf_host: tuple[Path, InstallRoot
             assert update.repository == "pw"
             assert update.advisories == (rid,)
             assert set(update.cves) == set(doc["related"]) and update.cves
-            assert update.severity and update.severity.lower() == "moderate"
+            assert update.severity and update.severity.lower() == (
+                "important" if name == "kernel-core" else "moderate"
+            )
             assert not update.note
 
     inv = Inventory(host=Host("alma"), os=os_release, packages=packages,
                     pending_updates=tuple(updates.values()))  # fmt: skip
     findings = repository_matches(inv)
     assert {(m.package, m.id) for m in findings} == {
-        (name, cve) for rid, name, _ in CASES[:2] for cve in erratum(rid)["related"]
+        (name, cve) for rid, name, _ in SECURITY for cve in erratum(rid)["related"]
     }

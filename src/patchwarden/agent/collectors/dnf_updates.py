@@ -8,12 +8,13 @@ Live RHEL-family roots only (the commands read the host's repo configuration and
 
 dnf is preferred, yum (RHEL/CentOS 7) is the fallback. With `ctx.online` False the commands run
 from the metadata cache only (`-C`), so the check never reaches the network. The text outputs
-carry no `reboot_suggested` (it is only in updateinfo.xml), so `restart_required` stays False.
+carry no `reboot_suggested`; it is read from the updateinfo.xml in the tool's cache
+(`agent.dnf.reboot_flags`) and becomes `restart_required` (R-F4).
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from patchwarden.agent.collectors.base import (
     Collector,
@@ -22,6 +23,7 @@ from patchwarden.agent.collectors.base import (
     InventoryPart,
     Requires,
 )
+from patchwarden.agent.dnf.reboot_flags import WHOLE_UPDATE, cached_updateinfo, reboot_flags
 from patchwarden.agent.dnf.updateinfo import (
     AdvisoryInfo,
     ListRow,
@@ -72,7 +74,9 @@ class DnfUpdatesCollector(Collector):
         upgrades = parse_check_update(check.stdout, f"{tool} check-update")
         rows = parse_list(self._run(ctx, tool, "list").stdout, f"{tool} updateinfo list")
         infos = parse_info(self._run(ctx, tool, "info").stdout, f"{tool} updateinfo info")
-        updates = join_updates(installed, upgrades, rows, infos)
+        ids = {row.id for row in rows if row.kind == "security"}
+        reboot = reboot_flags(cached_updateinfo(ctx.path("/")), ids) if ids else ({}, [])
+        updates = join_updates(installed, upgrades, rows, infos, *reboot)
         return InventoryPart(pending_updates=tuple(updates))
 
     def _argv(self, ctx: Context, tool: str, query: str) -> List[str]:
@@ -117,8 +121,12 @@ def join_updates(
     upgrades: Sequence[Upgrade],
     rows: Sequence[ListRow],
     infos: Sequence[AdvisoryInfo],
+    reboot: Optional[Dict[str, Set[str]]] = None,
+    reboot_problems: Sequence[str] = (),
 ) -> List[PendingUpdate]:
-    """One PendingUpdate per security-advised name.arch: candidate, advisories, CVEs, severity."""
+    """One PendingUpdate per security-advised name.arch: candidate, advisories, CVEs, severity,
+    and whether an erratum suggests a reboot (`reboot`: erratum id -> flagged names)."""
+    reboot = reboot or {}
     versions: Dict[Tuple[str, str], List[Package]] = {}
     for package in installed:
         versions.setdefault((package.name, package.arch), []).append(package)
@@ -148,6 +156,10 @@ def join_updates(
             notes.append("installed version unknown: not in the rpm inventory")
         elif len(packages) > 1:
             notes.append("several versions installed (install-only package)")
+        flagged = [reboot.get(i, set()) for i in ids]
+        restart = any(WHOLE_UPDATE in names or key[0] in names for names in flagged)
+        if reboot_problems and not restart:
+            notes.append("reboot_suggested unread: " + "; ".join(reboot_problems)[:300])
         if not cves:
             missing = [i for i in ids if i not in by_id]
             notes.append(
@@ -164,7 +176,7 @@ def join_updates(
                 advisories=ids,
                 cves=cves,
                 severity=_severity(key_rows, ids, by_id),
-                restart_required=False,
+                restart_required=restart,
                 note="; ".join(notes),
             )
         )
