@@ -290,17 +290,46 @@ class AdvisoryStore:
         return FeedInfo(*row) if row else None
 
     def search(self, q: str, limit: int, offset: int) -> tuple[list[Advisory], int]:
-        """Advisories whose id, aliases or summary contain `q` (catalogue, R-T7)."""
+        """Advisories whose id, aliases or summary contain `q` (catalogue, R-T7), one per id
+        (the latest import when several feeds hold it), by id; and how many ids match."""
         like = f"%{q}%"
         where = "WHERE id LIKE ? OR body LIKE ?" if q else ""
         args: tuple[object, ...] = (like, like) if q else ()
         with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM advisories {where}", args).fetchone()
+            total = self._db.execute(
+                f"SELECT COUNT(DISTINCT id) FROM advisories {where}", args
+            ).fetchone()
             rows = self._db.execute(
-                f"SELECT body FROM advisories {where} ORDER BY id LIMIT ? OFFSET ?",
+                "SELECT body FROM advisories WHERE pk IN"
+                f" (SELECT MAX(pk) FROM advisories {where} GROUP BY id)"
+                " ORDER BY id LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
         return [advisory_from_json(body) for (body,) in rows], int(total[0])
+
+    def ids_by_base_ecosystem(self, ids: Sequence[str] = ()) -> dict[str, set[str]]:
+        """Base ecosystem (`Debian`, `Maven`) -> ids of the advisories naming packages in it;
+        over every advisory, or over `ids` only."""
+        base = "substr(f.ecosystem, 1, instr(f.ecosystem || ':', ':') - 1)"
+        sql = (
+            f"SELECT DISTINCT {base}, a.id FROM advisories a"
+            " JOIN affected f ON f.advisory_pk = a.pk"
+        )
+        out: dict[str, set[str]] = {}
+        with self._lock:
+            if ids:
+                rows = [
+                    row
+                    for chunk in _chunks(list(ids))
+                    for row in self._db.execute(
+                        f"{sql} WHERE a.id IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                ]
+            else:
+                rows = self._db.execute(sql).fetchall()
+        for eco, rid in rows:
+            out.setdefault(eco, set()).add(rid)
+        return out
 
     def counts(self) -> dict[str, int]:
         """Row counts per table."""
