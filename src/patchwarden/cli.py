@@ -1,4 +1,4 @@
-"""`patchwarden` command line: scan, feeds (import, sync, status)."""
+"""`patchwarden` command line: scan, feeds, server, tokens, records."""
 
 from __future__ import annotations
 
@@ -318,6 +318,70 @@ def api_token_create(data_dir: Path | None, user_name: str) -> None:
         repo.add_api_token(conn, user_id, tokens.digest(token), now)
     engine.dispose()
     click.echo(token)
+
+
+@main.command()
+@click.option(
+    "--server",
+    envvar="PATCHWARDEN_SERVER",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Console URL (or $PATCHWARDEN_SERVER).",
+)
+@click.option(
+    "--token", envvar="PATCHWARDEN_TOKEN", required=True, help="API token (or $PATCHWARDEN_TOKEN)."
+)
+@click.option("--type", "vuln_type", help="linux, windows, cms, app, emergency (comma list).")
+@click.option("--severity", help="critical, high, medium, low, unknown (comma list).")
+@click.option("--status", help="States (comma list) or `all`; default the open ones.")
+@click.option("--host", help="Host id or hostname.")
+@click.option("--exploitable", is_flag=True, help="Only known-exploited (CISA KEV).")
+@click.option("--bucket", help="asap, later, can_wait (comma list).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 500),
+    default=500,
+    show_default=True,
+    help="Records per API request.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def records(
+    server: str,
+    token: str,
+    vuln_type: str | None,
+    severity: str | None,
+    status: str | None,
+    host: str | None,
+    exploitable: bool,
+    bucket: str | None,
+    limit: int,
+    page_size: int,
+    fmt: str,
+) -> None:
+    """A console's records, most urgent first (the REST API's filters)."""
+    from patchwarden.records_report import fetch_records, print_records
+
+    filters = {
+        k: v
+        for k, v in {
+            "type": vuln_type,
+            "severity": severity,
+            "status": status,
+            "host": host,
+            "exploitable": "true" if exploitable else None,
+            "bucket": bucket,
+        }.items()
+        if v
+    }
+    try:
+        items, total = fetch_records(server, token, filters, limit, page_size)
+    except PatchwardenError as exc:
+        fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps({"items": items, "total": total}, indent=2))
+    else:
+        print_records(Console(), items, total)
 
 
 if __name__ == "__main__":

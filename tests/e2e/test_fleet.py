@@ -29,6 +29,7 @@ from tests.e2e.fleet import (
     remove_package,
     run_agent,
 )
+from tests.paths import PATCHWARDEN
 
 from patchwarden.protocol import v1
 from patchwarden.storage.db import make_engine
@@ -312,3 +313,39 @@ def test_unenrolled_agent_and_wrong_secret_are_refused(fleet: Fleet, tmp_path: P
     assert deb.outbox() == []
     report_id = pending.name.split(".")[0]
     assert count_rows(fleet, "inventories", "report_id = :r", r=report_id) == 1
+
+
+def test_records_command_lists_what_the_api_lists(fleet: Fleet) -> None:
+    fleet.enrol_all()
+    console = fleet.console
+    env = {**fleet.env, "PATCHWARDEN_TOKEN": console.api_token, "COLUMNS": "200"}
+
+    def records(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PATCHWARDEN, "records", "--server", console.url, *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    api = console.ok("GET", "/api/v1/records", params={"per_page": 500})
+    # Seven pages of 50 (308 records): the command pages through.
+    paged = records("--format", "json", "--limit", "100000", "--page-size", "50")
+    everything = json.loads(paged.stdout)
+    assert everything["total"] == api["total"] > 300
+    assert [r["id"] for r in everything["items"]] == [r["id"] for r in api["items"]]
+    top = json.loads(records("--format", "json", "--limit", "3").stdout)
+    assert [r["id"] for r in top["items"]] == [r["id"] for r in api["items"][:3]]
+    kev = json.loads(records("--format", "json", "--exploitable").stdout)
+    assert {r["id"] for r in kev["items"]} == {r["id"] for r in console.records(exploitable="true")}
+    table = records("--host", "alma-9", "--limit", "5")
+    assert table.returncode == 0, table.stderr
+    assert "alma-9" in table.stdout and "most urgent shown" in table.stdout
+    several = records("--limit", "400")  # every host: a host column
+    assert all(name in several.stdout for name in ("alma-9", "deb-buster")), several.stdout[-500:]
+
+    refused = records("--token", "pwa_wrong")
+    assert refused.returncode == 2 and "HTTP 401" in refused.stderr
+    down = subprocess.run(
+        [PATCHWARDEN, "records", "--server", "http://127.0.0.1:9", "--token", "x"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert down.returncode == 2 and "cannot reach the console" in down.stderr
