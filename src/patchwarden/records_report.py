@@ -21,8 +21,8 @@ MAX_PAGE = 500
 """The API's largest page."""
 
 
-class ConsoleUnavailable(PatchwardenError):
-    """The console could not be reached or refused the request."""
+class ConsoleRequestError(PatchwardenError):
+    """The console could not be reached, refused the request or gave no records answer."""
 
 
 def fetch_records(
@@ -45,15 +45,20 @@ def fetch_records(
             try:
                 reply = client.get(url, params={**filters, "page": page, "per_page": per_page})
             except httpx.HTTPError as exc:
-                raise ConsoleUnavailable(f"cannot reach the console at {server}: {exc}") from None
+                raise ConsoleRequestError(f"cannot reach the console at {server}: {exc}") from None
             if reply.status_code != 200:
-                raise ConsoleUnavailable(
+                raise ConsoleRequestError(
                     f"console answered HTTP {reply.status_code}: {_detail(reply)}"
                 )
-            body = reply.json()
-            total = int(body["total"])
-            items += body["items"]
-            if len(body["items"]) < per_page:
+            try:
+                body = reply.json()
+                total, page_items = int(body["total"]), list(body["items"])
+            except (ValueError, TypeError, KeyError):
+                raise ConsoleRequestError(
+                    f"{url} did not answer with records: is {server} a patchwarden console?"
+                ) from None
+            items += page_items
+            if len(page_items) < per_page:
                 break
             page += 1
     return items[:limit], total

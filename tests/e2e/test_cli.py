@@ -222,3 +222,12 @@ def test_feeds_sync_http_error_is_clear(tmp_path, feed_server):
         f"kev={base}/missing.json",
     )
     assert proc.returncode == 2 and "HTTP 404" in proc.stderr
+
+
+def test_records_from_a_server_that_is_no_console_is_a_clear_error(feed_server):
+    site, base = feed_server
+    (site / "api/v1").mkdir(parents=True)
+    (site / "api/v1/records").write_text("<html>a web server</html>")
+    proc = pw("records", "--server", base, "--token", "pwa_x")
+    assert proc.returncode == 2
+    assert "did not answer with records" in proc.stderr and "patchwarden console" in proc.stderr

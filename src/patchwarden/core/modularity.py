@@ -34,11 +34,16 @@ def streams_in(summary: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f"{m.group(1)}:{m.group(2)}" for m in _STREAM.finditer(summary)))
 
 
+def module_fix(affected: Affected) -> bool | None:
+    """Whether the entry's fixed versions are module builds; None when it names no fix."""
+    fixes = [e.version for r in affected.ranges for e in r.events if e.kind is EventKind.FIXED]
+    return any(is_modular(v) for v in fixes) if fixes else None
+
+
 def module_applies(affected: Affected, pkg: Package) -> bool:
     """Whether `affected` speaks about the build line (modular stream or not) of `pkg`."""
-    fixes = [e.version for r in affected.ranges for e in r.events if e.kind is EventKind.FIXED]
-    installed_modular = bool(pkg.module) or is_modular(pkg.version)
-    if fixes and any(is_modular(v) for v in fixes) != installed_modular:
+    fix = module_fix(affected)
+    if fix is not None and fix != (bool(pkg.module) or is_modular(pkg.version)):
         return False
     if pkg.module and affected.modules:
         return pkg.module in affected.modules

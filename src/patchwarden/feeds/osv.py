@@ -37,7 +37,7 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import FeedError, MalformedRecord
-from patchwarden.core.modularity import is_modular, streams_in
+from patchwarden.core.modularity import module_fix, streams_in
 from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport
 from patchwarden.feeds.containers import container_of, iter_members
 from patchwarden.feeds.scoring import base_score, cvss_version
@@ -197,13 +197,7 @@ def _with_module_streams(affected: tuple[Affected, ...], summary: str) -> tuple[
     streams = streams_in(summary)
     if not streams:
         return affected
-    return tuple(replace(a, modules=streams) if _fixed_by_module(a) else a for a in affected)
-
-
-def _fixed_by_module(a: Affected) -> bool:
-    return any(
-        is_modular(e.version) for r in a.ranges for e in r.events if e.kind is EventKind.FIXED
-    )
+    return tuple(replace(a, modules=streams) if module_fix(a) else a for a in affected)
 
 
 def _range(rid: str, where: str, raw: Any) -> Range:

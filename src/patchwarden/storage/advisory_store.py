@@ -112,6 +112,7 @@ class AdvisoryStore:
         self.path = path
         # One connection shared by a threaded server: sqlite3 needs calls serialised.
         self._lock = threading.Lock()
+        self._ids_by_eco: tuple[tuple[int, int], dict[str, set[str]]] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -309,7 +310,26 @@ class AdvisoryStore:
 
     def ids_by_base_ecosystem(self, ids: Sequence[str] = ()) -> dict[str, set[str]]:
         """Base ecosystem (`Debian`, `Maven`) -> ids of the advisories naming packages in it;
-        over every advisory, or over `ids` only."""
+        over every advisory, or over `ids` only.
+
+        The answer over every advisory (0.65 s with the UCT and AlmaLinux sets) is kept until
+        an import changes the advisories, by this process or another one; do not mutate it.
+        """
+        if not ids:
+            with self._lock:
+                top, count = self._db.execute(
+                    "SELECT COALESCE(MAX(pk), 0), COUNT(*) FROM advisories"
+                ).fetchone()
+                cached = self._ids_by_eco
+            generation = (int(top), int(count))
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            answer = self._ids_by_base_ecosystem(())
+            self._ids_by_eco = (generation, answer)
+            return answer
+        return self._ids_by_base_ecosystem(ids)
+
+    def _ids_by_base_ecosystem(self, ids: Sequence[str]) -> dict[str, set[str]]:
         base = "substr(f.ecosystem, 1, instr(f.ecosystem || ':', ':') - 1)"
         sql = (
             f"SELECT DISTINCT {base}, a.id FROM advisories a"

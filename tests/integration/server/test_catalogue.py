@@ -23,7 +23,9 @@ def _store(console: InProcessConsole) -> AdvisoryStore:
 
 def test_counts_per_type_and_search(console: InProcessConsole, tmp_path: Path) -> None:
     store = _store(console)
-    import_spec(store, f"osv:{GHSA}")
+    before = console.api("GET", "/api/v1/catalogue").json()["counts"]
+    assert before["app"] == 0 and before["linux"] > 5000
+    import_spec(store, f"osv:{GHSA}")  # the counts kept from the call above are stale now
     # The same records again from another place: a vulnerability counts once.
     shutil.copytree(GHSA, tmp_path / "mirror")
     import_spec(store, f"osv:{tmp_path / 'mirror'}")

@@ -75,8 +75,8 @@ class DnfUpdatesCollector(Collector):
         rows = parse_list(self._run(ctx, tool, "list").stdout, f"{tool} updateinfo list")
         infos = parse_info(self._run(ctx, tool, "info").stdout, f"{tool} updateinfo info")
         ids = {row.id for row in rows if row.kind == "security"}
-        reboot = reboot_flags(cached_updateinfo(ctx.path("/")), ids) if ids else ({}, [])
-        updates = join_updates(installed, upgrades, rows, infos, *reboot)
+        reboot, unread = reboot_flags(cached_updateinfo(ctx.path("/")), ids) if ids else ({}, [])
+        updates = join_updates(installed, upgrades, rows, infos, reboot, unread)
         return InventoryPart(pending_updates=tuple(updates))
 
     def _argv(self, ctx: Context, tool: str, query: str) -> List[str]:
