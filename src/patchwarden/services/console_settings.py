@@ -7,11 +7,13 @@ tenant purge 7 days after lapse (R-L6).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from patchwarden.core.errors import InputError
+from patchwarden.core.records import OFFLINE_EXPIRY
 from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
 
 LEVELS = ("critical", "high", "medium", "low")
@@ -26,7 +28,7 @@ class ConsoleSettings(BaseModel):
     scan_cycle_hours: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(TYPES, 24.0))
     """Periodic scan interval per vulnerability type (R-D5)."""
     offline_ttl_days: dict[str, float] = Field(
-        default_factory=lambda: {"linux": 3, "windows": 3, "cms": 7, "app": 30, "emergency": 90}
+        default_factory=lambda: {t.value: d / timedelta(days=1) for t, d in OFFLINE_EXPIRY.items()}
     )
     clear_after_days: float = 3.0
     retention_days: float = 7.0
