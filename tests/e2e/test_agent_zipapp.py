@@ -127,5 +127,10 @@ def test_zipapp_agent_on_python39_enrols_and_reports(tmp_path, console):
     listing = subprocess.run(
         [sys.executable, "-m", "zipfile", "-l", str(pyz)], capture_output=True, text=True
     ).stdout
-    assert "patchwarden/agent/main.py" in listing and "versions" not in listing
+    assert "patchwarden/agent/main.py" in listing
+    # Of the version schemes, only the stdlib dpkg ordering the repository check imports.
+    assert "patchwarden/core/versions/dpkg.py" in listing
+    for scheme in ("maven", "semver", "pep440", "rpm", "rpm_el", "apk"):
+        assert f"patchwarden/core/versions/{scheme}.py" not in listing
+    assert "matching" not in listing
     assert "server" not in listing and "storage" not in listing

@@ -1,5 +1,7 @@
-"""Pure domain core: inventory, advisories, version schemes, matching. Standard library only.
+"""Pure domain core: inventory, advisories, vocabularies, version schemes, matching, lifecycle.
 
-The agent imports `core.inventory` and `core.errors`, so everything here except
-`core.versions` (which wraps univers / semver / packaging) keeps Python 3.9 syntax.
+Standard library only, except the version schemes `core.versions` loads on first use (maven,
+semver, pep440 wrap univers / semver / packaging). The agent imports `core.inventory`,
+`core.errors`, `core.ecosystems` and `core.versions` (for the dpkg ordering), so everything
+here keeps Python 3.9 syntax.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from patchwarden.core.errors import InvalidVersion
@@ -13,15 +15,21 @@ INVALID = [
     ("dpkg", "   ", "empty version"),
     ("dpkg", "1.0 bad", "embedded whitespace"),
     ("dpkg", ":1.0", "empty epoch"),
+    ("dpkg", "1.0\t1", "embedded whitespace"),
     ("dpkg", "a:1.0", "epoch 'a' is not a number"),
-    ("dpkg", "-1:1.0", "is not a number"),
+    ("dpkg", "x:1.0", "epoch 'x' is not a number"),
+    ("dpkg", "1x:1.0", "epoch '1x' is not a number"),
+    ("dpkg", "²:1.0", "epoch '²' is not a number"),
+    ("dpkg", "-1:1.0", "epoch '-1' is negative"),
+    ("dpkg", "2147483648:1.0", "is too big"),
     ("dpkg", "1:", "nothing after the epoch"),
     ("dpkg", "1.0-", "empty revision"),
+    ("dpkg", "-", "empty revision"),
     ("dpkg", "-1", "empty upstream"),
-    ("dpkg", "1.0_1", "invalid character in upstream"),
-    ("dpkg", "1.0-1_2", "invalid character in revision"),
+    ("dpkg", "1:-1", "empty upstream"),
     ("dpkg", "1.0-1:2", "epoch '1.0-1' is not a number"),
-    ("dpkg", "1.0é", "invalid character in upstream"),
+    ("dpkg", "1.0\x00", "NUL character"),
+    ("dpkg", "1.0\ud800", "not encodable as UTF-8"),
     ("rpm", "", "empty version"),
     ("rpm", "1.0 1", "whitespace"),
     ("rpm", "1.0\n", "whitespace"),
@@ -74,8 +82,45 @@ def test_invalid_version_names_scheme_string_and_reason(
     assert isinstance(caught.value, ValueError)
 
 
+# dpkg only warns about these (Policy's character sets, a first character that is no digit)
+# and still orders them, so they have keys (tests/integration/versions/test_dpkg_cli.py).
+DPKG_WARN_ONLY = ["1.0_1", "1.0-1_2", "a1.0", "1.0!", "1.0é", "1.0\n", "1.0-1\r", "1.0#2", "~1"]
+
+
+@pytest.mark.parametrize(
+    "version", [pytest.param(v, id=f"dpkg warns: {v!r}") for v in DPKG_WARN_ONLY]
+)
+def test_dpkg_orders_what_dpkg_only_warns_about(version: str) -> None:
+    assert compare("dpkg", version, version) == 0
+    assert key("dpkg", version) != key("dpkg", "1.0")
+    assert compare("dpkg", version + "~", version) == -1
+
+
+def test_dpkg_digit_run_longer_than_int_takes_is_refused() -> None:
+    """dpkg compares it digit by digit; int() refuses over 4,300 digits (Python >= 3.11)."""
+    long = "1." + "9" * 5000
+    if getattr(sys, "get_int_max_str_digits", lambda: 0)():
+        with pytest.raises(InvalidVersion, match="digit run too long"):
+            key("dpkg", long)
+    else:
+        assert compare("dpkg", long, "1.9") == 1
+
+
+def test_dpkg_epoch_is_read_like_strtol() -> None:
+    """dpkg reads the epoch with strtol: a sign and leading newlines pass, "-0" is 0."""
+    assert key("dpkg", "+1:1.0") == key("dpkg", "1:1.0") == key("dpkg", "\n1:1.0")
+    assert key("dpkg", "-0:1.0") == key("dpkg", "1.0")
+    assert key("dpkg", "2147483647:1")[0] == 2**31 - 1
+
+
+def test_dpkg_non_ascii_weighs_per_utf8_byte() -> None:
+    """Bytes of the UTF-8 encoding, and the raw bytes behind surrogateescape, weigh alike."""
+    assert key("dpkg", "1.0é") == key("dpkg", "1.0\udcc3\udca9")
+    assert compare("dpkg", "1.0z", "1.0é") == compare("dpkg", "1.0é", "1.0.") == -1
+
+
 EQUAL = [
-    ("dpkg", ["1.0", "1.0-0", "0:1.0", "00:1.0-00", " 1.0 "]),
+    ("dpkg", ["1.0", "1.0-0", "0:1.0", "00:1.0-00", " 1.0 ", "\t1.0\t"]),
     ("dpkg", ["1.01", "1.1", "1.001"]),
     ("rpm", ["1.01", "1.1", "1_1", "1..1", "0:1.1", "1.1."]),
     ("rpm", ["0:1.0-1", "1.0-1", "00:1.0-01"]),
@@ -116,6 +161,8 @@ def test_equal_versions_have_one_key(scheme: str, versions: list[str]) -> None:
 
 SORTED = [
     ("dpkg", ["1.0~~", "1.0~", "1.0", "1.0-1~bpo1", "1.0-1", "1.0a", "1.0+", "1.0.", "1:0.1"]),
+    ("dpkg", ["1.0~rc1", "1.0", "1.0-1", "1.0+deb12u1", "1:0.9"]),
+    ("dpkg", ["0.1", "9.9", "a1.0", "b1.0"]),
     ("rpm", ["1.0~rc1", "1.0", "1.0^", "1.0^git1", "1.0a", "1.0.1", "1.0.1-1", "1:0.1"]),
     # The rebuild mark only goes at the end of the release; elsewhere it orders as in rpm.
     ("rpm-el", ["1.0-1.el9_3.alma.1", "1.0-1.el9_4", "1.0-1.el9_4.1", "1.0.alma-1", "1.0.1-1"]),

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from patchwarden.agent.apt import dpkg_version
 from patchwarden.agent.apt.lists import AvailablePackage
 from patchwarden.agent.apt.policy import Policy
 from patchwarden.agent.collectors.base import CollectorFailed
 from patchwarden.core.errors import InvalidVersion
 from patchwarden.core.inventory import Package
+from patchwarden.core.versions import dpkg
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def find_candidates(
             if not arch_matches(package.arch, item.arch):
                 continue
             try:
-                if dpkg_version.compare(item.version, package.version) > 0:
+                # dpkg keys are int tuples that compare like `dpkg --compare-versions`.
+                if dpkg.key(item.version) > dpkg.key(package.version):
                     newer.append(item)
             except InvalidVersion as exc:
                 raise CollectorFailed(
@@ -60,7 +61,7 @@ def find_candidates(
                     f"from {item.dist}: {exc}"
                 ) from exc
         if newer:
-            best = max(newer, key=lambda a: dpkg_version.sort_key(a.version))
+            best = max(newer, key=lambda a: dpkg.key(a.version))
             found.append(SecurityCandidate(package, best, best.version))
     return sorted(found, key=lambda c: (c.installed.name, c.installed.arch))
 
@@ -90,10 +91,10 @@ def apply_policy(
                 replace(cand, note="apt reports no install candidate (held, pinned or unknown)")
             )
             continue
-        order = dpkg_version.compare(policy.candidate, cand.offered.version)
-        if order == 0:
+        apt_key, offered_key = dpkg.key(policy.candidate), dpkg.key(cand.offered.version)
+        if apt_key == offered_key:
             result.append(replace(cand, candidate_version=policy.candidate))
-        elif order > 0:
+        elif apt_key > offered_key:
             # A later point release (or backport) already contains the security fix.
             result.append(
                 replace(

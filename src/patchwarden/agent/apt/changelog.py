@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from patchwarden.agent.apt import dpkg_version
 from patchwarden.core.errors import InvalidVersion
+from patchwarden.core.versions import dpkg
 
 _HEADER = re.compile(
     r"^(?P<package>\w[-+0-9a-z.]*) \((?P<version>[^() \t]+)\)"
@@ -113,7 +113,7 @@ def newer_than(entries: List[ChangelogEntry], installed_version: str) -> Changel
     reached = False
     for entry in entries:
         try:
-            older_or_same = dpkg_version.compare(entry.version, installed_version) <= 0
+            older_or_same = dpkg.key(entry.version) <= dpkg.key(installed_version)
         except InvalidVersion:
             older_or_same = False  # an unparsable old entry cannot prove we reached "installed"
         if older_or_same:

@@ -3,89 +3,83 @@
 Each scheme module exposes `NAME` and `key(version) -> sortable, hashable key` and raises
 `InvalidVersion` (naming the scheme and the string) on input it cannot parse. Keys are built
 once and compared many times (DESIGN §3: dpkg/rpm keys reach millions of comparisons/s).
+
+Schemes are imported on first use, not here: `maven`, `semver` and `pep440` wrap univers,
+semver and packaging, while the agent imports `core.versions.dpkg` - and with it this package -
+on stock server Pythons that have none of them. So importing `core.versions.dpkg` or `.rpm`
+costs only the standard library (a test runs it with no site-packages at all); the OSV
+ecosystem table lives in the stdlib module `core.ecosystems` and is re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import importlib
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from functools import cache, lru_cache
 from types import ModuleType
 from typing import Any
 
+from patchwarden.core.ecosystems import ECOSYSTEMS, base_ecosystem, scheme_for
 from patchwarden.core.errors import UnknownScheme
-from patchwarden.core.versions import apk, dpkg, maven, pep440, rpm, rpm_el, semver
 
-SCHEMES: dict[str, ModuleType] = {}
-for _scheme in (dpkg, rpm, rpm_el, apk, maven, semver, pep440):
-    if _scheme.NAME in SCHEMES:
-        raise RuntimeError(f"duplicate version scheme {_scheme.NAME}")
-    SCHEMES[_scheme.NAME] = _scheme
-
-# OSV ecosystem (the part before the first ':') -> scheme. Known ecosystems that we parse but
-# cannot order yet map to None, so callers can tell "unsupported" from "unknown".
-ECOSYSTEMS: dict[str, str | None] = {
-    "Debian": "dpkg",
-    "Ubuntu": "dpkg",
-    "AlmaLinux": "rpm",
-    "Rocky Linux": "rpm",
-    "Red Hat": "rpm",
-    "RHEL": "rpm",
-    "CentOS": "rpm",
-    "Oracle Linux": "rpm",
-    "openSUSE": "rpm",
-    "SUSE": "rpm",
-    "Mageia": "rpm",
-    "Alpine": "apk",
-    "Wolfi": "apk",
-    "Chainguard": "apk",
-    "MinimOS": "apk",
-    "Photon OS": "rpm",
-    "Azure Linux": "rpm",
-    "Mariner": "rpm",
-    "openEuler": "rpm",
-    "Bitnami": "semver",
-    "Maven": "maven",
-    "npm": "semver",
-    "crates.io": "semver",
-    "Go": "semver",
-    "PyPI": "pep440",
-    "Packagist": None,
-    "NuGet": None,
-    "RubyGems": None,
-    "Hex": None,
-    "Pub": None,
-    "GitHub Actions": None,
-    "OSS-Fuzz": None,
-    "Linux": None,
-    "CRAN": None,
-    "Hackage": None,
-    "SwiftURL": None,
+SCHEME_MODULES: dict[str, str] = {
+    "dpkg": "patchwarden.core.versions.dpkg",
+    "rpm": "patchwarden.core.versions.rpm",
+    "rpm-el": "patchwarden.core.versions.rpm_el",
+    "apk": "patchwarden.core.versions.apk",
+    "maven": "patchwarden.core.versions.maven",  # univers
+    "semver": "patchwarden.core.versions.semver",  # semver
+    "pep440": "patchwarden.core.versions.pep440",  # packaging
 }
+"""Scheme name -> module, one line per scheme (STYLE P2); the module's `NAME` must match."""
 
 
-def base_ecosystem(ecosystem: str) -> str:
-    """`Debian:12` -> `Debian`; `Ubuntu:Pro:18.04:LTS` -> `Ubuntu`."""
-    return ecosystem.split(":", 1)[0]
+_LOADED: dict[str, ModuleType] = {}
 
 
-def scheme_for(ecosystem: str) -> str | None:
-    """The version scheme of an OSV ecosystem; None when known but not orderable.
+def _load(scheme: str) -> ModuleType:
+    """Import a registered scheme module once; later calls are one dict lookup."""
+    module = _LOADED.get(scheme)
+    if module is None:
+        module = importlib.import_module(SCHEME_MODULES[scheme])
+        declared = module.NAME
+        if declared != scheme:
+            raise RuntimeError(f"{module.__name__} is registered as {scheme!r}, not {declared!r}")
+        _LOADED[scheme] = module
+    return module
 
-    Raises UnknownScheme for an ecosystem we have never heard of.
-    """
-    base = base_ecosystem(ecosystem)
-    if base not in ECOSYSTEMS:
-        raise UnknownScheme(f"unknown ecosystem {ecosystem!r}")
-    return ECOSYSTEMS[base]
+
+class _Schemes(Mapping[str, ModuleType]):
+    """`SCHEMES[name]` is the scheme's module, imported on first access; `in`, `len` and
+    iteration see the names only, so they import nothing."""
+
+    def __getitem__(self, scheme: str) -> ModuleType:
+        if scheme not in SCHEME_MODULES:
+            raise KeyError(scheme)
+        return _load(scheme)
+
+    def __contains__(self, scheme: object) -> bool:
+        return scheme in SCHEME_MODULES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SCHEME_MODULES)
+
+    def __len__(self) -> int:
+        return len(SCHEME_MODULES)
+
+
+SCHEMES: Mapping[str, ModuleType] = _Schemes()
+"""Read-only scheme name -> module mapping; a scheme's module loads when first looked up."""
 
 
 def _module(scheme: str) -> ModuleType:
-    try:
-        return SCHEMES[scheme]
-    except KeyError:
-        raise UnknownScheme(
-            f"unknown version scheme {scheme!r} (known: {', '.join(sorted(SCHEMES))})"
-        ) from None
+    module = _LOADED.get(scheme)  # the hot path: compare() and key() come through here
+    if module is None:
+        if scheme not in SCHEME_MODULES:
+            known = ", ".join(sorted(SCHEME_MODULES))
+            raise UnknownScheme(f"unknown version scheme {scheme!r} (known: {known})")
+        module = _load(scheme)
+    return module
 
 
 def key_function(scheme: str) -> Callable[[str], Any]:
@@ -114,6 +108,7 @@ def compare(scheme: str, a: str, b: str) -> int:
 __all__ = [
     "ECOSYSTEMS",
     "SCHEMES",
+    "SCHEME_MODULES",
     "base_ecosystem",
     "compare",
     "key",

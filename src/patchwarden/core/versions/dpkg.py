@@ -1,15 +1,31 @@
 """Debian package versions, `[epoch:]upstream_version[-debian_revision]` (Debian Policy §5.6.12).
 
 `key()` parses a version once into a flat tuple of ints whose plain tuple ordering equals
-dpkg's `verrevcmp` ordering (DESIGN §3: keys compare millions of times per second; python-debian
-and dpkg itself serve only as test oracles).
+`dpkg --compare-versions` (`verrevcmp` in dpkg's lib/dpkg/version.c). This is the only dpkg
+ordering in the tree: the console matches with it and the agent's repository check imports it,
+so it is standard library only and Python 3.9 syntax (DESIGN §2-3: keys compare millions of
+times per second; python-debian, apt_pkg and dpkg itself serve only as test oracles).
+
+What is a version. We take what dpkg takes (`parseversion` in lib/dpkg/parsehelp.c): it
+*refuses* (exit 2) a blank string, blanks inside, an empty, non-numeric, negative or too big
+epoch, nothing after the epoch colon, an empty revision after the last '-' and an empty
+upstream version, and so do we (`InvalidVersion`); we refuse "" too, which dpkg's command line
+alone reads as "not installed". Everything else dpkg only *warns* about and
+still orders: upstream not starting with a digit (`a1.0`), characters outside Policy's sets
+(`1.0_1`, `1.0-1_2`, `1.0!`, `1.0é`, a newline). Those get a key here too, ordered as dpkg
+orders them. Only space and tab are blanks (C `isblank`), the epoch is read like C `strtol`
+(`+1:` is epoch 1), and a NUL, which no C string can hold, is refused.
 
 How the key is built. dpkg compares upstream and revision alike: alternately a non-digit run,
 character by character, then a digit run, numerically. Each non-digit run becomes its
 characters' weights followed by 0 (the weight of "end of run"), then the number of the digit
-run that follows (0 if none). Weights are: `~` -1 (sorts before everything, even the end),
-letters their ASCII code, other characters ASCII + 256 (letters before non-letters). The
-first run is always emitted, even when empty, so every later run starts with a non-zero
+run that follows (0 if none). Weights are dpkg's `order()`: `~` -1 (sorts before everything,
+even the end), ASCII letters their code, other ASCII characters code + 256 (letters before
+non-letters). dpkg works on bytes, so a non-ASCII character weighs as its UTF-8 bytes, one
+weight each: `order()` takes a plain `char`, which is signed on amd64, so a byte 0x80-0xFF
+weighs its own value 128-255 (after the letters, before ASCII punctuation; checked against
+dpkg 1.21 on amd64 - on arm64, where `char` is unsigned, dpkg itself would say byte + 256).
+The first run is always emitted, even when empty, so every later run starts with a non-zero
 weight; a string ends with the pair (0, 0), which is how dpkg sees "nothing left". Two keys
 therefore stay aligned run by run until they differ, and no key is a proper prefix of another.
 """
@@ -22,83 +38,103 @@ from patchwarden.core.errors import InvalidVersion
 
 NAME = "dpkg"
 
-# Policy §5.6.12: upstream may hold alphanumerics and . + - ~ (and ':' when an epoch is
-# present; dpkg itself only warns about ':' without one); the revision has no '-' or ':'.
-_UPSTREAM_OK = re.compile(r"[A-Za-z0-9.+~:-]*\Z")
-_REVISION_OK = re.compile(r"[A-Za-z0-9.+~]*\Z")
-# One non-digit run and the digit run after it; the pattern also matches the empty string
-# at the end, which `_runs` stops on.
+# One non-digit run and the digit run after it. `findall` also yields one empty match at the
+# end of the string: exactly the (0, 0) "nothing left" terminator (module docstring).
 _RUN = re.compile(r"([^0-9]*)([0-9]*)")
+# The epoch as C strtol reads it: leading whitespace (blanks are gone by then), a sign, digits.
+_EPOCH = re.compile(r"[\n\v\f\r]*([+-]?[0-9]+)")
+_INT_MAX = 2**31 - 1  # dpkg stores the epoch in an int: "epoch in version is too big"
+# An empty revision equals "0" (Policy §5.6.12): its run (0, 0) and the terminator (0, 0).
+_NO_REVISION = (0, 0, 0, 0)
 
 
-def _weight(char: str) -> int:
-    """dpkg's `order()`: `~` first, then end of run, then letters, then other characters."""
-    if char == "~":
+def _weight(byte: int) -> int:
+    """dpkg's `order()` for one non-digit byte, with amd64's signed `char` (module docstring)."""
+    if byte == 0x7E:  # '~'
         return -1
-    if char.isalpha():
-        return ord(char)
-    return ord(char) + 256
+    if 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A or byte >= 0x80:
+        return byte
+    return byte + 256
 
 
-_WEIGHTS = {chr(c): _weight(chr(c)) for c in range(128) if not chr(c).isdigit()}
+# Keyed by character: non-ASCII text is first turned into one latin-1 character per UTF-8
+# byte, so this table covers every character `key` can meet. Digits never reach it, and NUL
+# is refused before (its weight would be 0, the end of a run).
+_WEIGHTS = {chr(b): _weight(b) for b in range(1, 256) if not 0x30 <= b <= 0x39}
 
 
-def _runs(part: str) -> tuple[int, ...]:
-    """Flatten one upstream or revision string into weights and numbers (module docstring)."""
-    out: list[int] = []
-    pos = 0
-    length = len(part)
-    while True:
-        match = _RUN.match(part, pos)
-        assert match is not None  # the pattern matches the empty string
-        text, digits = match.group(1), match.group(2)
-        out.extend(_WEIGHTS[c] for c in text)
+def _runs(part: str, out: list[int]) -> None:
+    """Append one upstream version or non-empty revision, flattened (module docstring)."""
+    for text, digits in _RUN.findall(part):
+        if text:
+            out.extend([_WEIGHTS[c] for c in text])
         out.append(0)
         out.append(int(digits) if digits else 0)
-        pos = match.end()
-        if pos >= length:
-            break
-    # The terminator: an empty non-digit run and the number 0, i.e. "nothing left".
-    out.append(0)
-    out.append(0)
-    return tuple(out)
+
+
+def _epoch(version: str, text: str) -> int:
+    """The number before the first ':', read and refused the way dpkg does."""
+    match = _EPOCH.match(text)
+    if match is None:
+        why = "empty epoch before ':'" if not text else f"epoch {text!r} is not a number"
+        raise InvalidVersion(NAME, version, why)
+    if match.end() != len(text):
+        raise InvalidVersion(NAME, version, f"epoch {text!r} is not a number")
+    epoch = int(match.group(1))
+    if epoch < 0:
+        raise InvalidVersion(NAME, version, f"epoch {text!r} is negative")
+    if epoch > _INT_MAX:
+        raise InvalidVersion(NAME, version, f"epoch {text!r} is too big")
+    return epoch
 
 
 def key(version: str) -> tuple[int, ...]:
     """A flat int tuple ordered like `dpkg --compare-versions` (Policy §5.6.12).
 
-    `1.0`, `1.0-0` and `0:1.0` get the same key. Leading and trailing blanks are ignored as
-    dpkg does; raises InvalidVersion for an empty string, embedded blanks, a bad or empty
-    epoch, an empty upstream version or revision, or characters Policy does not allow.
+    `1.0`, `1.0-0` and `0:1.0` get the same key. Leading and trailing spaces and tabs are
+    ignored as dpkg does. Raises InvalidVersion where dpkg refuses the string: empty, blanks
+    inside, a bad or empty epoch, nothing after the epoch, an empty revision or upstream
+    version (and a NUL character, or a digit run too long for `int`). Strings dpkg merely
+    warns about (`1.0_1`, `a1.0`, `1.0é`) are ordered like dpkg orders them.
     """
-    text = version.strip()
+    text = version.strip(" \t")
     if not text:
         raise InvalidVersion(NAME, version, "empty version")
-    if any(c.isspace() for c in text):
+    if " " in text or "\t" in text:
         raise InvalidVersion(NAME, version, "embedded whitespace")
+    if "\x00" in text:
+        raise InvalidVersion(NAME, version, "NUL character")
     epoch = 0
-    rest = text
-    if ":" in text:
-        epoch_text, rest = text.split(":", 1)
-        # dpkg: "epoch in version is empty" / "is not number" / "nothing after colon".
-        if not epoch_text:
-            raise InvalidVersion(NAME, version, "empty epoch before ':'")
-        if not (epoch_text.isascii() and epoch_text.isdigit()):
-            raise InvalidVersion(NAME, version, f"epoch {epoch_text!r} is not a number")
-        epoch = int(epoch_text)
-        if not rest:
+    colon = text.find(":")
+    if colon >= 0:
+        epoch = _epoch(version, text[:colon])
+        text = text[colon + 1 :]
+        if not text:
             raise InvalidVersion(NAME, version, "nothing after the epoch colon")
-    upstream, dash, revision = rest.rpartition("-")
-    if not dash:
-        upstream, revision = rest, ""
-    elif not revision:
+    if not text.isascii():
+        # dpkg orders bytes: one latin-1 character per UTF-8 byte keeps the rest byte-wise.
+        # surrogateescape gives back the bytes of a file decoded with that handler.
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidVersion(NAME, version, "not encodable as UTF-8") from None
+    # Policy §5.6.12: the revision is everything after the *last* hyphen.
+    hyphen = text.rfind("-")
+    if hyphen >= 0 and hyphen == len(text) - 1:
         raise InvalidVersion(NAME, version, "empty revision after '-'")
-    if not upstream:
+    if hyphen == 0:
         raise InvalidVersion(NAME, version, "empty upstream version")
-    if not (upstream.isascii() and _UPSTREAM_OK.match(upstream)):
-        raise InvalidVersion(NAME, version, "invalid character in upstream version")
-    if not (revision.isascii() and _REVISION_OK.match(revision)):
-        raise InvalidVersion(NAME, version, "invalid character in revision")
-    # Upstream and revision concatenate safely: each ends in the (0, 0) terminator, so the
-    # revision is reached only when both upstreams are equal (and equally long).
-    return (epoch, *_runs(upstream), *_runs(revision))
+    out = [epoch]
+    try:
+        # Upstream and revision concatenate safely: each ends in the (0, 0) terminator, so
+        # the revision is reached only when both upstreams are equal (and equally long).
+        if hyphen > 0:
+            _runs(text[:hyphen], out)
+            _runs(text[hyphen + 1 :], out)
+        else:
+            _runs(text, out)
+            out.extend(_NO_REVISION)
+    except ValueError:
+        # int() refuses a digit run longer than sys.get_int_max_str_digits() (4300).
+        raise InvalidVersion(NAME, version, "digit run too long") from None
+    return tuple(out)
