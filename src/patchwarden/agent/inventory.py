@@ -1,6 +1,7 @@
 """Run the collectors over a root and assemble one `Inventory` (DESIGN §1.1, STYLE E3).
 
-A collector that fails becomes a `CollectorError` entry, never "no packages"; only a root
+A collector that fails becomes a `CollectorError` entry, never "no packages", and the
+evidence it declares (`Collector.covers`) is left out of `Inventory.covered`; only a root
 that cannot be scanned at all raises `InventoryError` (exit code 2 upstream).
 """
 
@@ -12,7 +13,7 @@ import platform
 import socket
 from collections import Counter
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Set
 
 from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context
 from patchwarden.agent.collectors.registry import COLLECTORS
@@ -21,6 +22,7 @@ from patchwarden.core.errors import InventoryError
 from patchwarden.core.inventory import (
     UNKNOWN_OS,
     CollectorError,
+    Evidence,
     Host,
     Inventory,
     Kernel,
@@ -55,6 +57,10 @@ def collect_inventory(
     updates: List[PendingUpdate] = []
     ran: List[str] = []
     errors: List[CollectorError] = []
+    # Inventory.covered: kinds declared by a collector that ran, minus kinds declared by any
+    # collector that failed or warned (one dpkg failure spoils what rpm vouched for alike).
+    vouched: Set[Evidence] = set()
+    spoiled: Set[Evidence] = set()
     for name, collector in (COLLECTORS if collectors is None else collectors).items():
         if not collector.applies(ctx):
             continue
@@ -62,15 +68,21 @@ def collect_inventory(
             part = collector.collect(ctx)
         except CollectorFailed as exc:
             errors.append(CollectorError(name, exc.message, exc.path))
+            spoiled |= collector.covers
             continue
         except (OSError, ValueError) as exc:
             # Not raised on purpose (a permission problem, a race with a package manager):
             # still data, never "no packages".
             path = getattr(exc, "filename", None) or ""
             errors.append(CollectorError(name, f"{type(exc).__name__}: {exc}", str(path)))
+            spoiled |= collector.covers
             continue
         ran.append(f"{name}@{collector.version}")
-        errors.extend(part.warnings)
+        vouched |= collector.covers
+        if part.warnings:
+            # A skipped stanza may be the very package a record is about (STYLE E3).
+            errors.extend(part.warnings)
+            spoiled |= collector.covers
         if part.os is not None:
             ctx.os = part.os
         if part.packages:
@@ -87,6 +99,7 @@ def collect_inventory(
         pending_updates=tuple(updates),
         collectors=tuple(ran),
         collector_errors=tuple(errors),
+        covered=tuple(sorted(e.value for e in vouched - spoiled)),
         collected_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
 

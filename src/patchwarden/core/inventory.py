@@ -6,12 +6,30 @@ Keep Python 3.9 syntax here: the agent imports this module on stock server Pytho
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Dict, Optional, Tuple
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Optional, Tuple, Type, TypeVar
 
 from patchwarden.core.errors import InventoryError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 SCHEMA = 1
 """Version of the inventory wire/JSON schema; bump on incompatible change."""
+
+
+class Evidence(str, Enum):
+    """A kind of evidence a collection run can vouch for having seen completely (STYLE E3).
+
+    Collectors declare the kinds they cover; an inventory lists, in `Inventory.covered`, the
+    kinds it collected completely. Only an inventory that covers a kind may clear a record
+    whose detection rests on it: the absence of a package from a failed read is no evidence.
+    """
+
+    INSTALLED_PACKAGES = "installed-packages"
+    """Every installed package of the host's package databases (dpkg, rpm, apk)."""
+    PENDING_UPDATES = "pending-updates"
+    """Every security update the host's own repositories offer (apt, dnf repository check)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,17 @@ class OsRelease:
     """ISO date the release reached or reaches end of life (standard support)."""
     source: str = ""
     """The file the release was read from, relative to the scanned root."""
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "os") -> OsRelease:
+        """Decode `asdict()` output as an inventory's `os`; raise InventoryError when malformed.
+
+        As in an inventory, an empty value (`{}`, `null`) is UNKNOWN_OS. `where` names the
+        value in error messages.
+        """
+        if not data:
+            return UNKNOWN_OS
+        return _OS_RELEASE(data, where)
 
 
 UNKNOWN_OS = OsRelease(id="unknown", family="unknown", release="")
@@ -94,6 +123,16 @@ class Kernel:
     boot_default: Optional[str] = None
     """Kernel release the boot loader starts by default, when it can be read."""
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "kernel") -> Kernel:
+        """Decode `asdict()` output as an inventory's `kernel`; raise InventoryError if malformed.
+
+        As in an inventory, `null` is the empty `Kernel()`. `where` names the value in errors.
+        """
+        if data is None:
+            return cls()
+        return _KERNEL(data, where)
+
 
 @dataclass(frozen=True)
 class PendingUpdate:
@@ -123,6 +162,14 @@ class CollectorError:
     message: str
     path: str = ""
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "collector_error") -> CollectorError:
+        """Decode `asdict()` output (one entry of `collector_errors`); raise InventoryError.
+
+        `where` names the value in error messages (e.g. `collector_errors[2]`).
+        """
+        return _COLLECTOR_ERROR(data, where)
+
 
 @dataclass(frozen=True)
 class Host:
@@ -146,6 +193,12 @@ class Inventory:
     collectors: Tuple[str, ...] = ()
     """Names of the collectors that ran successfully (`name@version`)."""
     collector_errors: Tuple[CollectorError, ...] = ()
+    """Collectors that failed, and warnings of those that ran (STYLE E3)."""
+    covered: Tuple[str, ...] = ()
+    """Evidence kinds (`Evidence` values) this run collected completely: every collector
+    declaring the kind ran and none of them failed or warned. Empty in inventories of older
+    agents: they cover nothing, so they clear nothing. Strings, not `Evidence`, so a kind
+    only a newer agent knows is kept and ignored instead of refused."""
     collected_at: str = ""
     """ISO 8601 UTC time of collection."""
     schema: int = SCHEMA
@@ -158,76 +211,213 @@ class Inventory:
     def from_dict(cls, data: Dict[str, Any]) -> Inventory:
         """Rebuild an inventory from `to_dict()` output; raise InventoryError when malformed.
 
-        Every field is type-checked against its annotation: an inventory is untrusted input
-        on the console, and a list where a name belongs must be refused here, not fail deep
-        in matching. `null` or a missing key stands for a list field's empty default.
+        Every field is type-checked by its decoder (`_SHAPES`): an inventory is untrusted
+        input on the console, and a list where a name belongs must be refused here, not fail
+        deep in matching. `null` or a missing key stands for a list field's empty default.
         """
         if not isinstance(data, dict):
             raise InventoryError("inventory must be a JSON object")
         schema = data.get("schema", SCHEMA)
         if schema != SCHEMA:
             raise InventoryError(f"unsupported inventory schema {schema!r} (expected {SCHEMA})")
-        data = {k: v for k, v in data.items() if v is not None or k in ("host",)}
+        # A null top-level value is that field's default; only the host is required.
+        data = {k: v for k, v in data.items() if v is not None or k == "host"}
         if not data.get("os"):
             data.pop("os", None)  # an empty os means "not known" (UNKNOWN_OS)
-        inventory: Inventory = _build(cls, data, "inventory")
-        return inventory
+        return _INVENTORY(data, "inventory")
 
 
-_NESTED = {
-    "Host": Host,
-    "OsRelease": OsRelease,
-    "Package": Package,
-    "Kernel": Kernel,
-    "KernelPackage": KernelPackage,
-    "PendingUpdate": PendingUpdate,
-    "CollectorError": CollectorError,
-}
-"""Dataclasses an inventory nests, by the name their annotations use."""
-_SCALARS = {"str": str, "bool": bool, "int": int}
+# Decoding. Each dataclass above has a `_Shape` below naming a decoder for every field, in
+# declaration order; tests/unit/core/test_inventory.py checks the two lists agree, so a new
+# field without a decoder line fails there. Error messages are part of the console's API
+# (422 details): keep them word for word.
+
+_T = TypeVar("_T")
+_D = TypeVar("_D", bound="DataclassInstance")
+_Decoder = Callable[[Any, str], _T]
+"""Checks one JSON value found at `where` (a path such as `inventory.os.eol`), returns it."""
 
 
-def _build(cls: Any, data: Any, where: str) -> Any:
-    """An instance of dataclass `cls` from a JSON object, every field type-checked."""
-    if not isinstance(data, dict):
-        raise InventoryError(f"malformed inventory: {where} must be an object, got {_kind(data)}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(k for k in data if k not in known)
-    if unknown:
-        raise InventoryError(f"malformed inventory: {where} has unknown fields {unknown}")
-    missing = [
-        name
-        for name, f in known.items()
-        if name not in data and f.default is MISSING and f.default_factory is MISSING
-    ]
-    if missing:
-        raise InventoryError(f"malformed inventory: {where} lacks {missing}")
-    return cls(**{k: _typed(str(known[k].type), v, f"{where}.{k}") for k, v in data.items()})
-
-
-def _typed(annotation: str, value: Any, where: str) -> Any:
-    """`value` checked against a field annotation (the few forms this module uses)."""
-    if annotation.startswith("Optional["):
-        if value is None:
-            return None
-        annotation = annotation[len("Optional[") : -1]
-    if annotation.startswith("Tuple["):
-        item = annotation[len("Tuple[") : -len(", ...]")]
-        if value is None:
-            return ()
-        if not isinstance(value, (list, tuple)):  # JSON lists; tuples from to_dict()
-            raise InventoryError(f"malformed inventory: {where} must be a list, got {_kind(value)}")
-        return tuple(_typed(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if annotation in _NESTED:
-        return _build(_NESTED[annotation], value, where)
-    expected = _SCALARS[annotation]
-    # bool is an int subclass: `true` is no schema number and 1 is no flag.
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise InventoryError(
-            f"malformed inventory: {where} must be {annotation}, got {_kind(value)}"
-        )
-    return value
+def _malformed(where: str, problem: str) -> InventoryError:
+    """The error for a bad value at `where` ("malformed inventory: <where> <problem>")."""
+    return InventoryError(f"malformed inventory: {where} {problem}")
 
 
 def _kind(value: Any) -> str:
+    """The JSON-ish name of a value's type, for error messages."""
     return "null" if value is None else type(value).__name__
+
+
+def _str(value: Any, where: str) -> str:
+    """A string."""
+    if not isinstance(value, str):
+        raise _malformed(where, f"must be str, got {_kind(value)}")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    """`true` or `false`."""
+    if not isinstance(value, bool):
+        raise _malformed(where, f"must be bool, got {_kind(value)}")
+    return value
+
+
+def _int(value: Any, where: str) -> int:
+    """An integer, not a boolean."""
+    # bool is an int subclass: `true` is no schema number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _malformed(where, f"must be int, got {_kind(value)}")
+    return value
+
+
+def _optional(decode: _Decoder[_T]) -> _Decoder[Optional[_T]]:
+    """`decode`, with `null` read as None."""
+
+    def read(value: Any, where: str) -> Optional[_T]:
+        return None if value is None else decode(value, where)
+
+    return read
+
+
+def _list_of(decode: _Decoder[_T]) -> _Decoder[Tuple[_T, ...]]:
+    """A JSON list (or a tuple, from `to_dict()`) of `decode` items; `null` is empty."""
+
+    def read(value: Any, where: str) -> Tuple[_T, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):
+            raise _malformed(where, f"must be a list, got {_kind(value)}")
+        return tuple(decode(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+    return read
+
+
+class _Shape(Generic[_D]):
+    """How one dataclass is read from a JSON object: a decoder per field (all of them)."""
+
+    def __init__(self, cls: Type[_D], decoders: Dict[str, _Decoder[Any]]) -> None:
+        self.cls = cls
+        self.decoders = decoders
+        self.required = [
+            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        ]
+        """Fields without a default, in declaration order: a JSON object must have them."""
+
+    def __call__(self, value: Any, where: str) -> _D:
+        """An instance from the JSON object `value`; raise InventoryError when malformed."""
+        if not isinstance(value, dict):
+            raise _malformed(where, f"must be an object, got {_kind(value)}")
+        unknown = sorted(k for k in value if k not in self.decoders)
+        if unknown:
+            raise _malformed(where, f"has unknown fields {unknown}")
+        missing = [name for name in self.required if name not in value]
+        if missing:
+            raise _malformed(where, f"lacks {missing}")
+        # In the object's own key order: with several bad fields, the first one is named.
+        return self.cls(**{k: self.decoders[k](v, f"{where}.{k}") for k, v in value.items()})
+
+
+_HOST = _Shape(
+    Host,
+    {
+        "hostname": _str,
+        "machine_id": _str,
+        "arch": _str,
+        "root": _str,
+    },
+)
+_OS_RELEASE = _Shape(
+    OsRelease,
+    {
+        "id": _str,
+        "family": _str,
+        "release": _str,
+        "version_id": _str,
+        "codename": _str,
+        "name": _str,
+        "eol": _optional(_bool),
+        "eol_date": _optional(_str),
+        "source": _str,
+    },
+)
+_PACKAGE = _Shape(
+    Package,
+    {
+        "name": _str,
+        "version": _str,
+        "format": _str,
+        "arch": _str,
+        "source_name": _str,
+        "source_version": _str,
+        "origin": _str,
+        "module": _str,
+    },
+)
+_KERNEL_PACKAGE = _Shape(
+    KernelPackage,
+    {
+        "name": _str,
+        "version": _str,
+        "release": _str,
+    },
+)
+_KERNEL = _Shape(
+    Kernel,
+    {
+        "running": _optional(_str),
+        "running_package": _optional(_str),
+        "installed": _list_of(_KERNEL_PACKAGE),
+        "newest_installed": _optional(_str),
+        "boot_default": _optional(_str),
+    },
+)
+_PENDING_UPDATE = _Shape(
+    PendingUpdate,
+    {
+        "package": _str,
+        "installed_version": _str,
+        "candidate_version": _str,
+        "repository": _str,
+        "source_package": _str,
+        "advisories": _list_of(_str),
+        "cves": _list_of(_str),
+        "severity": _optional(_str),
+        "restart_required": _bool,
+        "note": _str,
+    },
+)
+_COLLECTOR_ERROR = _Shape(
+    CollectorError,
+    {
+        "collector": _str,
+        "message": _str,
+        "path": _str,
+    },
+)
+_INVENTORY = _Shape(
+    Inventory,
+    {
+        "host": _HOST,
+        "os": _OS_RELEASE,
+        "packages": _list_of(_PACKAGE),
+        "kernel": _KERNEL,
+        "pending_updates": _list_of(_PENDING_UPDATE),
+        "collectors": _list_of(_str),
+        "collector_errors": _list_of(_COLLECTOR_ERROR),
+        "covered": _list_of(_str),
+        "collected_at": _str,
+        "schema": _int,
+    },
+)
+
+_SHAPES: Tuple[_Shape[Any], ...] = (
+    _HOST,
+    _OS_RELEASE,
+    _PACKAGE,
+    _KERNEL_PACKAGE,
+    _KERNEL,
+    _PENDING_UPDATE,
+    _COLLECTOR_ERROR,
+    _INVENTORY,
+)
+"""Every decoded dataclass (the field-coverage test walks this)."""

@@ -7,10 +7,11 @@ their evidence (STYLE D4) and how they were found (R-D12).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import Any, Dict, Union
 
 from patchwarden.core.advisory import (
     Advisory,
@@ -21,7 +22,7 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import InvalidVersion
-from patchwarden.core.inventory import Package
+from patchwarden.core.inventory import Evidence, Inventory, Package
 from patchwarden.core.modularity import module_applies
 from patchwarden.core.versions import key_function
 
@@ -37,6 +38,32 @@ class Method(str, Enum):
     """Kernel of a root that is not booted here: the newest installed kernel stands in."""
     REPOSITORY_UPDATE = "repository-update"
     """A security update the host's own repositories offer (repository check)."""
+
+    @property
+    def evidence(self) -> Evidence:
+        """What an inventory must cover for a non-detection by this method to count."""
+        return METHOD_EVIDENCE[self]
+
+
+METHOD_EVIDENCE: Mapping[Method, Evidence] = {
+    Method.DISTRO_ADVISORY: Evidence.INSTALLED_PACKAGES,
+    # Kernels are found through the installed kernel packages (the kernel collector reads
+    # what the package collectors found).
+    Method.RUNNING_KERNEL: Evidence.INSTALLED_PACKAGES,
+    Method.NEWEST_KERNEL: Evidence.INSTALLED_PACKAGES,
+    Method.REPOSITORY_UPDATE: Evidence.PENDING_UPDATES,
+}
+"""Detection method -> the evidence kind clearing its findings needs (STYLE E3)."""
+
+
+def covers(inventory: Inventory, method: Method) -> bool:
+    """Could `inventory` have seen a finding detected by `method`? (STYLE E3)
+
+    Only then may its not detecting the finding clear it: the evidence kind the method rests
+    on must be in `Inventory.covered`, i.e. collected completely, no collector of that kind
+    having failed or warned. An inventory of an older agent covers nothing.
+    """
+    return method.evidence.value in inventory.covered
 
 
 class Confidence(str, Enum):
@@ -198,15 +225,57 @@ def _compile_range(rng: Range, keyf: Callable[[str], Any]) -> _CompiledRange:
     )
 
 
+_Memo = Dict[str, Union[_Compiled, InvalidVersion]]
+"""Compiled forms of one affected entry, by version scheme (a parse error is kept too)."""
+
+_MEMOS: dict[int, _Memo] = {}
+"""`id(affected)` -> the memo of that live entry (see `_new_memo` for why an id is safe)."""
+_REFS: dict[int, weakref.ref[Affected]] = {}
+"""`id(affected)` -> weak reference to that entry; its callback drops both entries."""
+
+
+def _new_memo(affected: Affected) -> _Memo:
+    """Start the memo of an entry not seen yet, kept beside it and keyed by its identity.
+
+    Why by identity: hashing an `Affected` (a frozen dataclass of nested tuples) on every
+    lookup costs about as much as the compilation it saves, while the same objects are reused
+    across lookups (`services.index.CachedIndex`), so identity finds them. Why not in the
+    instance: it is frozen, and equality, hashing, pickling and `replace()` must not see a
+    memo.
+
+    Why an id never names another object's memo: two live objects never share an id, and the
+    weak reference's callback drops the entry when the entry's object dies. CPython calls it
+    while deallocating the object, before the memory (hence the id) can go to a new object;
+    for cyclic garbage the collector calls the callbacks before it frees anything. The
+    callback is called because `_REFS` keeps the reference itself alive (a reference that
+    dies first calls nothing). This relies on CPython's timing: a runtime that calls weakref
+    callbacks later (PyPy) would need a liveness check on each hit.
+    """
+    key = id(affected)
+
+    def forget(ref: weakref.ref[Affected], key: int = key) -> None:
+        # Only its own entry: a racing second registration replaced (and so dropped) it.
+        if _REFS.get(key) is ref:
+            _REFS.pop(key, None)
+            _MEMOS.pop(key, None)
+
+    memo: _Memo = {}
+    _REFS[key] = weakref.ref(affected, forget)
+    _MEMOS[key] = memo
+    return memo
+
+
 def _compiled(affected: Affected, scheme: str) -> _Compiled:
-    """The entry's compiled form, memoised on the (immutable) entry itself.
+    """The entry's compiled form for `scheme`, memoised per entry (`_new_memo`).
 
     One advisory entry is evaluated against every host of a fleet; building its version keys
     and sorting its events once per scheme instead of once per package makes matching about
-    twice as fast. The memo lives in the instance `__dict__`, outside the dataclass fields,
-    so equality, hashing and serialisation are untouched. A parse error is memoised too.
+    twice as fast. A parse error is memoised too. The hit path is one dict lookup by id, as
+    cheap as the former memo in the instance `__dict__`.
     """
-    memo: dict[str, _Compiled | InvalidVersion] = affected.__dict__.setdefault("_pw_memo", {})
+    memo = _MEMOS.get(id(affected))
+    if memo is None:
+        memo = _new_memo(affected)
     hit = memo.get(scheme)
     if hit is None:
         keyf = key_function(scheme)

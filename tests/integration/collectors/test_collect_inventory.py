@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import FrozenSet
 
 import pytest
 
@@ -13,7 +14,7 @@ from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.inventory import collect_inventory
 from patchwarden.agent.runner import FakeRunner
 from patchwarden.core.errors import InventoryError
-from patchwarden.core.inventory import CollectorError, Inventory
+from patchwarden.core.inventory import CollectorError, Evidence, Inventory, Package, PendingUpdate
 
 CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
 HOSTS = CORPUS / "hosts"
@@ -56,6 +57,7 @@ def test_debian12_root(debian12_root: Path) -> None:
     assert len(inv.packages) == 843
     assert inv.collectors == ("os-release@1", "dpkg@1", "kernel@1")
     assert inv.collector_errors == ()
+    assert inv.covered == ("installed-packages",)  # no apt lists: no repository check
     assert inv.host.hostname == "web-01"
     assert inv.host.machine_id == "0123456789abcdef0123456789abcdef"
     assert inv.host.arch == "amd64"
@@ -77,6 +79,7 @@ def test_alpine_root_with_a_bad_stanza_reports_it(tmp_path: Path) -> None:
     assert (inv.os.family, inv.os.release) == ("alpine", "3.3")
     assert len(inv.packages) == 15
     assert inv.collectors == ("os-release@1", "apk@1", "kernel@1")
+    assert inv.covered == ()  # the skipped stanza may be the package a record is about
     assert inv.collector_errors == (
         CollectorError(
             "apk",
@@ -93,6 +96,7 @@ def test_rpm_root_kernel_package_from_the_database(tmp_path: Path) -> None:
     assert len(inv.packages) == 129
     assert inv.host.arch == "x86_64"
     assert inv.collectors == ("os-release@1", "rpm@1", "kernel@1")
+    assert inv.covered == ("installed-packages",)
 
 
 def test_sad_path_corrupt_status_is_a_collector_error_not_no_packages(tmp_path: Path) -> None:
@@ -102,6 +106,7 @@ def test_sad_path_corrupt_status_is_a_collector_error_not_no_packages(tmp_path: 
     inv = collect_inventory(tmp_path, runner=FakeRunner())
     assert inv.packages == ()
     assert "dpkg@1" not in inv.collectors
+    assert inv.covered == ()
     assert inv.collector_errors == (
         CollectorError(
             "dpkg",
@@ -191,3 +196,101 @@ def test_distroless_ubuntu_kernel_packages_from_status_d(tmp_path: Path) -> None
     ]
     assert inv.kernel.newest_installed == "6.14.0-1012-aws"
     assert (inv.kernel.running, inv.kernel.boot_default) == (None, None)
+
+
+# --- Inventory.covered: what the run vouches for (STYLE E3) ----------------------------------
+
+PACKAGES = frozenset({Evidence.INSTALLED_PACKAGES})
+UPDATES = frozenset({Evidence.PENDING_UPDATES})
+
+
+class Fake(Collector):
+    """A collector that covers `covers` and succeeds, warns, fails or does not apply."""
+
+    def __init__(self, name: str, covers: FrozenSet[Evidence], outcome: str = "ok") -> None:
+        self.name = name
+        self.covers = covers
+        self.outcome = outcome
+
+    def applies(self, ctx: Context) -> bool:
+        return self.outcome != "does not apply"
+
+    def collect(self, ctx: Context) -> InventoryPart:
+        if self.outcome in ("fails", "does not apply"):
+            raise CollectorFailed("database locked", f"var/lib/{self.name}")
+        if self.outcome == "raises":
+            raise PermissionError(13, "Permission denied", f"var/lib/{self.name}")
+        warnings = (
+            (CollectorError(self.name, "line 3: no Version", f"var/lib/{self.name}"),)
+            if self.outcome == "warns"
+            else ()
+        )
+        if Evidence.PENDING_UPDATES in self.covers:
+            update = PendingUpdate("a", "1", "2", "security")
+            return InventoryPart(pending_updates=(update,), warnings=warnings)
+        return InventoryPart(packages=(Package(self.name, "1", "deb"),), warnings=warnings)
+
+
+@pytest.mark.parametrize(
+    ("fakes", "covered"),
+    [
+        pytest.param(
+            [Fake("pkgs", PACKAGES), Fake("updates", UPDATES)],
+            ("installed-packages", "pending-updates"),
+            id="happy path both kinds",
+        ),
+        pytest.param(
+            [Fake("os", frozenset()), Fake("pkgs", PACKAGES)],
+            ("installed-packages",),
+            id="happy path a collector covering nothing adds nothing",
+        ),
+        pytest.param([Fake("pkgs", PACKAGES, "fails")], (), id="sad path the collector failed"),
+        pytest.param(
+            [Fake("pkgs", PACKAGES, "raises")], (), id="sad path the collector raised OSError"
+        ),
+        pytest.param([Fake("pkgs", PACKAGES, "warns")], (), id="sad path the collector warned"),
+        pytest.param(
+            [Fake("dpkg", PACKAGES), Fake("rpm", PACKAGES, "fails")],
+            (),
+            id="sad path one of two package collectors failed",
+        ),
+        pytest.param(
+            [Fake("dpkg", PACKAGES, "fails"), Fake("rpm", PACKAGES)],
+            (),
+            id="sad path the first of two package collectors failed",
+        ),
+        pytest.param(
+            [Fake("pkgs", PACKAGES, "fails"), Fake("updates", UPDATES)],
+            ("pending-updates",),
+            id="a failure spoils its own kind only",
+        ),
+        pytest.param(
+            [Fake("os", frozenset(), "warns"), Fake("pkgs", PACKAGES)],
+            ("installed-packages",),
+            id="a warning of a collector covering nothing spoils nothing",
+        ),
+        pytest.param(
+            [Fake("dpkg", PACKAGES), Fake("rpm", PACKAGES, "does not apply")],
+            ("installed-packages",),
+            id="a collector that does not apply counts for nothing",
+        ),
+        pytest.param(
+            [Fake("rpm", PACKAGES, "does not apply")],
+            (),
+            id="sad path nothing that applies covers it",
+        ),
+    ],
+)
+def test_covered(tmp_path: Path, fakes: list[Fake], covered: tuple[str, ...]) -> None:
+    inv = collect_inventory(tmp_path, runner=FakeRunner(), collectors={f.name: f for f in fakes})
+    assert inv.covered == covered
+    assert Inventory.from_dict(inv.to_dict()) == inv
+
+
+def test_covered_ignores_an_os_release_warning(tmp_path: Path) -> None:
+    """The real collectors: an empty os-release warns, the dpkg database is still complete."""
+    write(tmp_path, "etc/os-release", "")
+    put(tmp_path, "var/lib/dpkg/status", HOSTS / "dpkg/local-debian12/status")
+    inv = collect_inventory(tmp_path, runner=FakeRunner())
+    assert [e.collector for e in inv.collector_errors] == ["os-release"]
+    assert inv.covered == ("installed-packages",)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from dataclasses import replace
+
 import pytest
 
+from patchwarden.core import matching
 from patchwarden.core.advisory import (
     Advisory,
     Affected,
@@ -14,12 +18,14 @@ from patchwarden.core.advisory import (
     Severity,
     VendorStatus,
 )
-from patchwarden.core.inventory import Package
+from patchwarden.core.inventory import Evidence, Host, Inventory, Package
 from patchwarden.core.matching import (
+    METHOD_EVIDENCE,
     Confidence,
     MatchErrors,
     Method,
     Query,
+    covers,
     evaluate,
     finding_id,
     match_query,
@@ -217,3 +223,71 @@ def test_merge_prefers_a_known_fix():
     )
     (m,) = merge_matches(found)
     assert m.fixed_version == "3.0.10-1" and m.reason == ""
+
+
+# --- which evidence clearing a finding needs (STYLE E3) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "evidence"),
+    [
+        pytest.param(Method.DISTRO_ADVISORY, Evidence.INSTALLED_PACKAGES, id="distro advisory"),
+        pytest.param(Method.RUNNING_KERNEL, Evidence.INSTALLED_PACKAGES, id="running kernel"),
+        pytest.param(Method.NEWEST_KERNEL, Evidence.INSTALLED_PACKAGES, id="newest kernel"),
+        pytest.param(Method.REPOSITORY_UPDATE, Evidence.PENDING_UPDATES, id="repository update"),
+    ],
+)
+def test_method_evidence(method: Method, evidence: Evidence) -> None:
+    assert method.evidence is evidence
+
+
+def test_every_method_has_its_evidence() -> None:
+    assert set(METHOD_EVIDENCE) == set(Method)
+
+
+@pytest.mark.parametrize(
+    ("covered", "method", "expected"),
+    [
+        pytest.param(("installed-packages",), Method.DISTRO_ADVISORY, True, id="packages"),
+        pytest.param(("installed-packages",), Method.REPOSITORY_UPDATE, False, id="not updates"),
+        pytest.param(("pending-updates",), Method.REPOSITORY_UPDATE, True, id="updates"),
+        pytest.param(("pending-updates",), Method.RUNNING_KERNEL, False, id="not kernel"),
+        pytest.param((), Method.NEWEST_KERNEL, False, id="older agent covers nothing"),
+        pytest.param(("lockfiles",), Method.DISTRO_ADVISORY, False, id="unknown kind ignored"),
+    ],
+)
+def test_covers(covered: tuple[str, ...], method: Method, expected: bool) -> None:
+    inv = Inventory(host=Host(hostname="h"), covered=covered)
+    assert covers(inv, method) is expected
+
+
+# --- the compiled-entry memo ------------------------------------------------------------------
+
+
+def test_memo_leaves_the_frozen_entry_alone_and_dies_with_it() -> None:
+    entry = aff((INTRO, "0"), (F, "3.0.10-1"))
+    before = dict(vars(entry))
+    assert evaluate(entry, "3.0.9-1", "dpkg") is not None
+    assert vars(entry) == before  # nothing written into the instance
+    key = id(entry)
+    assert key in matching._MEMOS and key in matching._REFS
+    first = matching._compiled(entry, "dpkg")
+    assert matching._compiled(entry, "dpkg") is first  # compiled once per scheme
+    del entry, first
+    gc.collect()
+    assert key not in matching._MEMOS and key not in matching._REFS
+
+
+def test_memo_of_a_dead_entry_never_serves_a_new_one() -> None:
+    """Entries die and are born at recycled addresses (ids): each gets its own verdict."""
+    vulnerable = aff((INTRO, "0"), (F, "3.0.10-1"))
+    fixed = aff((INTRO, "0"), (F, "3.0.1-1"))
+    ids = []
+    for i in range(200):
+        entry = replace(vulnerable if i % 2 else fixed)  # a new object, often at the old id
+        ids.append(id(entry))
+        verdict = evaluate(entry, "3.0.9-1", "dpkg")
+        assert (verdict is not None) == bool(i % 2), i
+        del entry, verdict
+    assert len(set(ids)) < len(ids), "no id was reused: the test proved nothing"
+    assert not set(ids) & set(matching._MEMOS)

@@ -18,7 +18,7 @@ from patchwarden.agent.collectors.base import (
     InventoryPart,
 )
 from patchwarden.agent.collectors.textfile import read_text
-from patchwarden.core.inventory import CollectorError, Package
+from patchwarden.core.inventory import CollectorError, Evidence, Package
 
 NAME = "apk"
 INSTALLED = "lib/apk/db/installed"
@@ -78,6 +78,7 @@ class ApkCollector(Collector):
 
     name = NAME
     version = 1
+    covers = frozenset({Evidence.INSTALLED_PACKAGES})
 
     def applies(self, ctx: Context) -> bool:
         """Only roots that have an apk database."""

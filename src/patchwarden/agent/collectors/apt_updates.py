@@ -35,7 +35,7 @@ from patchwarden.agent.collectors.base import (
     InventoryPart,
     Requires,
 )
-from patchwarden.core.inventory import Package, PendingUpdate
+from patchwarden.core.inventory import Evidence, Package, PendingUpdate
 
 NAME = "apt-updates"
 
@@ -45,6 +45,7 @@ class AptUpdatesCollector(Collector):
 
     name = NAME
     version = 1
+    covers = frozenset({Evidence.PENDING_UPDATES})
     requires = Requires(families=frozenset({"debian", "ubuntu"}))
 
     def __init__(

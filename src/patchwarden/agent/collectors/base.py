@@ -16,7 +16,14 @@ from typing import FrozenSet, List, Optional, Tuple
 
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
-from patchwarden.core.inventory import CollectorError, Kernel, OsRelease, Package, PendingUpdate
+from patchwarden.core.inventory import (
+    CollectorError,
+    Evidence,
+    Kernel,
+    OsRelease,
+    Package,
+    PendingUpdate,
+)
 
 
 class CollectorFailed(InventoryError):
@@ -120,6 +127,13 @@ class Collector:
     name: str = ""
     version: int = 1
     requires: Requires = Requires()
+    covers: FrozenSet[Evidence] = frozenset()
+    """Evidence kinds a successful run of this collector reads completely (STYLE E3).
+
+    Declare a kind only when the collector reads all of it: `collect_inventory` lists a kind
+    in `Inventory.covered` when a collector declaring it ran and none declaring it failed or
+    warned, and only a covering inventory may clear records (a package collector declares
+    INSTALLED_PACKAGES, the repository checks PENDING_UPDATES)."""
 
     def applies(self, ctx: Context) -> bool:
         """True when this collector should run on `ctx`."""

@@ -34,7 +34,7 @@ from patchwarden.agent.dnf.updateinfo import (
     parse_list,
 )
 from patchwarden.agent.runner import CommandNotFound, Completed, Runner
-from patchwarden.core.inventory import Package, PendingUpdate
+from patchwarden.core.inventory import Evidence, Package, PendingUpdate
 
 NAME = "dnf-updates"
 
@@ -58,6 +58,7 @@ class DnfUpdatesCollector(Collector):
 
     name = NAME
     version = 1
+    covers = frozenset({Evidence.PENDING_UPDATES})
     requires = Requires(families=frozenset({"rhel"}), live=True)
 
     def __init__(self, timeout: float = 300.0) -> None:

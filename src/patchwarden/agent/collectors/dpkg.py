@@ -24,7 +24,7 @@ from patchwarden.agent.collectors.base import (
     InventoryPart,
 )
 from patchwarden.agent.collectors.textfile import read_text
-from patchwarden.core.inventory import CollectorError, Package
+from patchwarden.core.inventory import CollectorError, Evidence, Package
 
 NAME = "dpkg"
 STATUS = "var/lib/dpkg/status"
@@ -165,6 +165,7 @@ class DpkgCollector(Collector):
 
     name = NAME
     version = 1
+    covers = frozenset({Evidence.INSTALLED_PACKAGES})
 
     def applies(self, ctx: Context) -> bool:
         """Only roots that have a dpkg database."""

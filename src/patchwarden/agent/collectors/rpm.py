@@ -36,7 +36,7 @@ from patchwarden.agent.collectors.rpm_header import (
     parse_header,
 )
 from patchwarden.agent.collectors.rpmdb import BadDatabase, read_blobs
-from patchwarden.core.inventory import CollectorError, Package
+from patchwarden.core.inventory import CollectorError, Evidence, Package
 
 NAME = "rpm"
 DB_DIRS = ("usr/lib/sysimage/rpm", "var/lib/rpm")
@@ -152,6 +152,7 @@ class RpmCollector(Collector):
 
     name = NAME
     version = 1
+    covers = frozenset({Evidence.INSTALLED_PACKAGES})
 
     def applies(self, ctx: Context) -> bool:
         """Only roots that have an rpm database."""
