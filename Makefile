@@ -10,8 +10,9 @@ DATA_DIR ?= $(CURDIR)/var
 # Debian packages the tests use as oracles and real peers (installed here, never by hand):
 # dpkg-dev/apt for version oracles and the repository check, python3-rpm for rpm's labelCompare,
 # maven + a JDK for Maven's ComparableVersion, postgresql for the PostgreSQL suite, rpm (rpmbuild),
-# dnf and createrepo-c for the dnf repository check against a real repository.
-DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c
+# dnf and createrepo-c for the dnf repository check against a real repository, lz4 and zstd
+# (the commands) to pack apt indices the way mirrors ship them (tests/unit/agent/test_apt_lists.py).
+DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c lz4 zstd
 
 .PHONY: install debs run test bench lint clean
 

@@ -8,26 +8,32 @@ update too: then it asserts we report none and says so.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
+from tests.tools import require
 
 from patchwarden.agent.collectors.apt_updates import AptUpdatesCollector
 from patchwarden.agent.collectors.base import Context
 from patchwarden.agent.collectors.dpkg import DpkgCollector
 from patchwarden.agent.collectors.os_release import OsReleaseCollector
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not Path("/var/lib/apt/lists").is_dir() or shutil.which("apt-get") is None,
-        reason="not a Debian-family machine with apt lists",
-    ),
-]
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(autouse=True)
+def apt_oracle() -> None:
+    """apt-get and its lists are the oracle: when missing the test fails, never skips."""
+    require("apt-get", "apt")  # the Makefile's DEBS installs apt
+    if not Path("/var/lib/apt/lists").is_dir():
+        pytest.fail(
+            "/var/lib/apt/lists is missing: install the Debian package apt (make debs)",
+            pytrace=False,
+        )
+
 
 _INST = re.compile(r"^Inst (?P<pkg>\S+) (?:\[(?P<old>\S+)\] )?\((?P<new>\S+) (?P<origins>.+?) \[")
 

@@ -37,6 +37,7 @@ from typing import Collection, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from patchwarden.core.advisory import Severity
 from patchwarden.core.errors import PatchwardenError
+from patchwarden.core.vocabulary import VulnType
 
 SYSTEM_ACTOR = "system"
 """Actor of moves made by scans, sweeps and agent results rather than by a user."""
@@ -95,16 +96,6 @@ class Trigger(str, Enum):
     """A user hides the record, with a reason (R-L5)."""
     UNIGNORE = "unignore"
     """Undo `ignore`: back to the state the record had before."""
-
-
-class VulnType(str, Enum):
-    """Vulnerability types, keyed as in SPEC §1 (R-T1…R-T5)."""
-
-    LINUX = "linux"
-    WINDOWS = "windows"
-    CMS = "cms"
-    APP = "app"
-    EMERGENCY = "emergency"
 
 
 ONE_CLICK_FIX: FrozenSet[VulnType] = frozenset({VulnType.LINUX, VulnType.WINDOWS, VulnType.CMS})
@@ -498,17 +489,6 @@ def level_not_enabled_reason(severity: Severity, enabled_levels: Collection[Seve
     )
 
 
-def purge_due(
-    lapsed_at: Optional[datetime], now: datetime, retention: timedelta = RETENTION
-) -> bool:
-    """True when a lapsed, unrenewed tenant's data is to be deleted for good (R-L6).
-
-    `lapsed_at` None means the service has not lapsed (or was renewed). Exactly `retention`
-    after the lapse is due.
-    """
-    return lapsed_at is not None and now - lapsed_at >= retention
-
-
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -609,6 +589,12 @@ def _default_reason(
             return "agent back online and the scan detects it: record revived"
         if old.undetected_since is not None:
             return f"detected again; non-detection since {old.undetected_since.isoformat()} reset"
+    if trigger is Trigger.DETECTED_PENDING_RESTART and new.state is not old.state:
+        return "the fixed version is installed but the old one still runs: restart, then verify"
+    if trigger is Trigger.DETECTED and old.state is State.FIXED_PENDING_RESTART:
+        return "the scan sees the vulnerable version again: the fix is not in place"
+    if trigger is Trigger.DETECTED and old.state is State.ROLLED_BACK_PENDING_RESTART:
+        return "the previous version runs again: the rollback is complete"
     if trigger is Trigger.NOT_DETECTED and old.undetected_since is None:
         return f"not detected; cleared after {_days(policy.clear_after)} unless seen again (R-L2)"
     if trigger is Trigger.CLEAR and old.undetected_since is not None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from tests.tools import require
 
 from patchwarden.agent.apt.deb import DebError, read_doc_changelog
 from patchwarden.agent.runner import FakeRunner, SubprocessRunner
-
-pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 
 CHANGELOG = "foo (1.0-1+deb12u1) bookworm-security; urgency=high\n\n  * Fix CVE-2024-0001.\n"
 
@@ -25,7 +23,11 @@ def build_deb(
     docs: dict[str, str] | None = None,
     doc_link: str = "",
 ) -> Path:
-    """Build a real .deb of `package` with dpkg-deb; docs maps doc file -> text (gzipped)."""
+    """Build a real .deb of `package` with dpkg-deb; docs maps doc file -> text (gzipped).
+
+    Fails (never skips) when dpkg-deb is missing: the Makefile installs it (package dpkg).
+    """
+    dpkg_deb = require("dpkg-deb", "dpkg")
     tree = tmp / f"tree-{package}-{compression}"
     (tree / "DEBIAN").mkdir(parents=True)
     (tree / "DEBIAN" / "control").write_text(
@@ -44,7 +46,7 @@ def build_deb(
             (doc / name).write_bytes(gzip.compress(text.encode()))
     out = tmp / f"{package}_{compression}.deb"
     subprocess.run(
-        ["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(tree), str(out)],
+        [dpkg_deb, "--root-owner-group", f"-Z{compression}", "--build", str(tree), str(out)],
         check=True,
         capture_output=True,
     )

@@ -9,6 +9,7 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import pytest
 from test_apt_deb import build_deb
+from tests.tools import require
 
 from patchwarden.agent.apt.fetch import ChangelogFetcher, FetchRequest
 from patchwarden.agent.apt.lists import AvailablePackage
@@ -103,8 +104,8 @@ def binaries(*names_sizes: tuple[str, int]) -> tuple[AvailablePackage, ...]:
     )
 
 
-@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 def test_fetcher_falls_back_to_download_and_follows_doc_symlink(tmp_path: Path) -> None:
+    require("dpkg-deb", "dpkg")  # builds the .debs and unpacks the zstd one: fail, never skip
     debs = {
         "libfoo1": build_deb(tmp_path, "libfoo1", "xz", doc_link="foo-common"),
         "foo-common": build_deb(tmp_path, "foo-common", "zstd", {"changelog.Debian.gz": CHANGELOG}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Optional
 
@@ -56,12 +57,48 @@ def test_named_cases(
 
 @pytest.mark.parametrize(
     ("score", "bucket"),
-    [(13.6, Bucket.ASAP), (13.5, Bucket.LATER), (7.1, Bucket.LATER), (7.0, Bucket.LATER),
-     (6.9, Bucket.CAN_WAIT), (0.0, Bucket.CAN_WAIT)],
+    [(18.0, Bucket.ASAP), (13.6, Bucket.ASAP), (13.51, Bucket.ASAP), (13.5, Bucket.LATER),
+     (7.1, Bucket.LATER), (7.0, Bucket.LATER), (6.99, Bucket.CAN_WAIT), (6.9, Bucket.CAN_WAIT),
+     (0.0, Bucket.CAN_WAIT)],
 )  # fmt: skip
 def test_bucket_thresholds(score: float, bucket: Bucket) -> None:
-    """Seed thresholds: >13.5 asap, 7.1–13.5 later (7.0 too), <7 can wait."""
+    """README: "bucketed asap > 13.5 ≥ later ≥ 7 > can_wait" — 13.5 is later, 7.0 is later."""
     assert bucket_for(score) is bucket
+
+
+@pytest.mark.parametrize(
+    ("severity", "cvss", "kev", "epss", "exposed", "score", "bucket"),
+    [
+        # 10 × (1 + 0.4 × 0.875) = 10 × 1.35 = 13.5: on the threshold, not above it.
+        pytest.param(CRIT, 10.0, False, 0.875, False, 13.5, Bucket.LATER, id="13.5 exactly"),
+        # 7.2 × 1.6 + 2 = 13.52, shown as 13.5: rounded first, so later although 13.52 > 13.5.
+        pytest.param(HIGH, 7.2, True, None, True, 13.5, Bucket.LATER, id="13.52 rounds to later"),
+        # 7.3 × 1.6 + 2 = 13.68 → 13.7.
+        pytest.param(HIGH, 7.3, True, None, True, 13.7, Bucket.ASAP, id="13.68 is asap"),
+        # 5.0 + 2 = 7.0 and 5.0 × (1 + 0.4 × 1.0) = 7.0: the lower threshold is later.
+        pytest.param(MED, 5.0, False, None, True, 7.0, Bucket.LATER, id="7.0 by exposure"),
+        pytest.param(MED, 5.0, False, 1.0, False, 7.0, Bucket.LATER, id="7.0 by EPSS 1.0"),
+        # 4.9 + 2 = 6.9.
+        pytest.param(MED, 4.9, False, None, True, 6.9, Bucket.CAN_WAIT, id="6.9 can wait"),
+        # 5.0 × 1.388 = 6.94 → 6.9; 5.0 × 1.392 = 6.96 → 7.0.
+        pytest.param(MED, 5.0, False, 0.97, False, 6.9, Bucket.CAN_WAIT, id="6.94 can wait"),
+        pytest.param(MED, 5.0, False, 0.98, False, 7.0, Bucket.LATER, id="6.96 rounds to later"),
+        # 3.0 × 1.6 + 2 = 6.8.
+        pytest.param(LOW, 3.0, True, None, True, 6.8, Bucket.CAN_WAIT, id="low KEV exposed 6.8"),
+    ],
+)
+def test_scores_at_the_bucket_thresholds(
+    severity: Severity,
+    cvss: float,
+    kev: bool,
+    epss: Optional[float],
+    exposed: bool,
+    score: float,
+    bucket: Bucket,
+) -> None:
+    """Hand-computed scores that land on (or round onto) 13.5 and 7.0, and their buckets."""
+    got = urgency(severity, cvss, kev, epss, exposed)
+    assert (got.score, got.bucket) == (score, bucket)
 
 
 def test_because_explains_the_score() -> None:
@@ -161,15 +198,42 @@ def test_monotonic_in_flags(
     assert score(sev, cvss, True, None, exp, False) >= score(sev, cvss, False, epss, exp, True)
 
 
+# The formula as the module docstring and the README state it, written out independently.
+DOCUMENTED_BASE = {
+    Severity.CRITICAL: 9.5,
+    Severity.HIGH: 8.0,
+    Severity.MEDIUM: 5.5,
+    Severity.LOW: 2.5,
+    Severity.NONE: 0.0,
+    Severity.UNKNOWN: 5.5,
+}
+
+
+def documented_score(
+    sev: Severity, cvss: Optional[float], kev: bool, epss: Optional[float], exp: bool, pub: bool
+) -> float:
+    """`base × exploit + exposure`, rounded to one decimal (priority.py docstring, README)."""
+    base = DOCUMENTED_BASE[sev] if cvss is None else cvss
+    exploit = 1.6 if kev else max(1.3 if pub else 1.0, 1.0 + 0.4 * (epss or 0.0))
+    return round(base * exploit + (2.0 if exp else 0.0), 1)
+
+
+def documented_bucket(score: float) -> Bucket:
+    """README: asap > 13.5 ≥ later ≥ 7 > can_wait."""
+    if score > 13.5:
+        return Bucket.ASAP
+    return Bucket.LATER if score >= 7.0 else Bucket.CAN_WAIT
+
+
 @given(severities, cvss_scores, st.booleans(), probabilities, st.booleans(), st.booleans())
-def test_score_range_and_bucket_agree(
+def test_score_and_bucket_follow_the_documented_formula(
     sev: Severity, cvss: Optional[float], kev: bool, epss: Optional[float], exp: bool, pub: bool
 ) -> None:
-    """Scores stay in 0…18 with one decimal, and the bucket is the bucket of the shown score."""
+    """Any input: the score is the documented formula, in 0…18, and its documented bucket."""
     got = urgency(sev, cvss, kev, epss, exp, public_exploit=pub)
-    assert 0.0 <= got.score <= 18.0 and got.score == round(got.score, 1)
-    assert got.bucket is bucket_for(got.score)
-    assert got == urgency(sev, cvss, kev, epss, exp, public_exploit=pub)  # stable
+    assert got.score == documented_score(sev, cvss, kev, epss, exp, pub)
+    assert 0.0 <= got.score <= 18.0
+    assert got.bucket is documented_bucket(got.score)
 
 
 @given(st.floats(9.0, 10.0), probabilities, st.booleans(), st.booleans())
@@ -192,6 +256,78 @@ def test_high_with_epss_or_exposure_is_at_least_later(cvss: float, epss: float, 
 
 
 def test_urgency_is_a_value() -> None:
-    """Frozen value object, usable as a dict key and comparable."""
-    assert Urgency(1.0, Bucket.CAN_WAIT) == Urgency(1.0, Bucket.CAN_WAIT)
-    assert {urgency(LOW, None, False, None, False)}
+    """Frozen value object: equal by value, usable as a dict key, not changeable in place."""
+    low = urgency(LOW, None, False, None, False)
+    expected = Urgency(2.5, Bucket.CAN_WAIT, ("severity low (no CVSS)",))
+    assert low == expected and hash(low) == hash(expected)
+    assert {expected: "found"}[low] == "found"
+    assert low != Urgency(2.5, Bucket.CAN_WAIT)  # `because` is part of the value
+    assert low != urgency(LOW, None, False, None, True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        low.score = 18.0  # type: ignore[misc]
+
+
+# -- R-D11 orderings: strict, at otherwise equal inputs --------------------------------------
+# "urgency score from severity (CVSS), exploit maturity (public POC / exploit / known
+# exploited), and exposure (the affected process listens on a non-loopback address) …; lists
+# sort by it". A base of at least 1.0 keeps each step ≥ 0.2 apart, more than rounding eats.
+
+bases = st.one_of(st.floats(1.0, 10.0), st.none())
+rated = st.sampled_from([s for s in Severity if s is not Severity.NONE])
+
+
+@given(rated, bases, probabilities, st.booleans(), st.booleans())
+def test_exploited_ranks_above_not_exploited(
+    sev: Severity, cvss: Optional[float], epss: Optional[float], exp: bool, pub: bool
+) -> None:
+    """Known exploited (KEV) is strictly above the same record without KEV, whatever else."""
+    assert score(sev, cvss, True, epss, exp, pub) > score(sev, cvss, False, epss, exp, pub)
+
+
+@given(rated, bases, st.booleans(), st.one_of(st.none(), st.just(0.0)))
+def test_public_exploit_ranks_above_none(
+    sev: Severity, cvss: Optional[float], exp: bool, epss: Optional[float]
+) -> None:
+    """A public exploit / POC is strictly above no exploit signal (no KEV, no EPSS)."""
+    assert score(sev, cvss, False, epss, exp, True) > score(sev, cvss, False, epss, exp, False)
+
+
+@given(severities, cvss_scores, st.booleans(), probabilities, st.booleans())
+def test_exposed_ranks_above_not_exposed(
+    sev: Severity, cvss: Optional[float], kev: bool, epss: Optional[float], pub: bool
+) -> None:
+    """Exposure adds 2.0 (± the rounding of the sum): strictly above, for every input."""
+    exposed = score(sev, cvss, kev, epss, True, pub)
+    hidden = score(sev, cvss, kev, epss, False, pub)
+    assert exposed > hidden
+    assert exposed - hidden == pytest.approx(2.0, abs=0.1 + 1e-9)
+
+
+@given(st.integers(0, 3), st.booleans(), probabilities, st.booleans(), st.booleans())
+def test_higher_severity_ranks_above_without_cvss(
+    i: int, kev: bool, epss: Optional[float], exp: bool, pub: bool
+) -> None:
+    """Without CVSS: critical > high > medium > low > none, strictly, at equal exploit/exposure."""
+    lo, hi = ORDERED[i], ORDERED[i + 1]
+    assert score(hi, None, kev, epss, exp, pub) > score(lo, None, kev, epss, exp, pub)
+
+
+def test_lists_sort_by_urgency() -> None:
+    """Sorted by score, a KEV-listed high outranks a quiet critical; exposure lifts a medium."""
+    records = {
+        "medium, quiet": urgency(MED, None, False, None, False),  # 5.5
+        "low, exposed": urgency(LOW, None, False, None, True),  # 2.5 + 2 = 4.5
+        "critical, quiet": urgency(CRIT, 9.8, False, None, False),  # 9.8
+        "medium, exposed": urgency(MED, None, False, None, True),  # 5.5 + 2 = 7.5
+        "high, KEV": urgency(HIGH, 8.8, True, None, False),  # 8.8 × 1.6 = 14.08 → 14.1
+        "high, public exploit": urgency(HIGH, 7.0, False, None, False, public_exploit=True),  # 9.1
+    }
+    ranked = sorted(records, key=lambda name: records[name].score, reverse=True)
+    assert [(name, records[name].score, records[name].bucket) for name in ranked] == [
+        ("high, KEV", 14.1, Bucket.ASAP),
+        ("critical, quiet", 9.8, Bucket.LATER),
+        ("high, public exploit", 9.1, Bucket.LATER),
+        ("medium, exposed", 7.5, Bucket.LATER),
+        ("medium, quiet", 5.5, Bucket.CAN_WAIT),
+        ("low, exposed", 4.5, Bucket.CAN_WAIT),
+    ]

@@ -1,42 +1,56 @@
-"""Record lifecycle (core.records): the full transition table, guards, time rules (SPEC §3)."""
+"""Record lifecycle (core.records) against SPEC §3, written down as rules (STYLE D5, T6).
+
+The expected moves are not copied from `core/records.py`: they are derived from `RULES` below,
+each quoting the sentence it comes from. A rule's `basis` says how much weight it carries:
+
+- ``SPEC``: the quoted SPEC sentence says it.
+- ``SPEC, read``: follows from the quoted SPEC sentence by the reading in `note`.
+- ``DOCSTRING``: the spec is silent; a decision the core/records.py module docstring states
+  ("Decisions the spec leaves open, taken here").
+- ``CODE ONLY``: neither the spec nor the docstring says it; pinned from a comment in
+  core/records.py's table so that a change is a decision, not an accident.
+
+Every (state, trigger) pair must be covered by at least one rule, rules covering the same pair
+must agree, and `transition()` must do what they say. `NEVER` adds what must not happen, checked
+against the rules and the code alike. Guards the console checks (R-L3 and R-F6: agent online;
+R-F6: a valid snapshot) live in services and are not tested here.
+"""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Tuple
+from enum import Enum
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, Union
 
 import pytest
 
+from patchwarden.core import records
 from patchwarden.core.advisory import Severity
 from patchwarden.core.records import (
     DEFAULT_POLICY,
     OFFLINE_EXPIRY,
     RESTORES,
-    TRANSITIONS,
     IllegalTransition,
     LifecyclePolicy,
     Record,
     State,
     Trigger,
-    VulnType,
     applies_to_level,
     apply_scan,
     due_for_clear,
     due_for_expiry,
     level_not_enabled_reason,
     new_record,
-    purge_due,
     transition,
 )
+from patchwarden.core.vocabulary import VulnType
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
 USER = "alice"
 
-# -- the expected table, written to be read against SPEC §3 -------------------------------------
-# One line per state: trigger → target. Every pair not listed must raise IllegalTransition.
 U, FI, FF, V = State.UNFIXED, State.FIXING, State.FIX_FAILED, State.VERIFYING
 FPR, F, RB, RBD = State.FIXED_PENDING_RESTART, State.FIXED, State.ROLLING_BACK, State.ROLLED_BACK
 RBPR, RF, IGN, EXP = (
@@ -46,36 +60,305 @@ RBPR, RF, IGN, EXP = (
     State.EXPIRED,
 )
 t = Trigger
-SCAN_SELF = {t.DETECTED, t.DETECTED_PENDING_RESTART, t.NOT_DETECTED}  # scans leave it as is
 
-EXPECTED: Dict[State, Dict[Trigger, State]] = {
-    U: {t.DETECTED: U, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: U, t.CLEAR: F,
-        t.EXPIRE: EXP, t.VERIFY_REQUESTED: V, t.FIX_REQUESTED: FI, t.IGNORE: IGN},
-    FI: {**dict.fromkeys(SCAN_SELF, FI), t.EXPIRE: EXP,
-         t.FIX_SUCCEEDED: F, t.FIX_SUCCEEDED_RESTART_REQUIRED: FPR, t.FIX_FAILED: FF},
-    FF: {t.DETECTED: FF, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: FF, t.CLEAR: F,
-         t.EXPIRE: EXP, t.VERIFY_REQUESTED: V, t.FIX_REQUESTED: FI, t.ROLLBACK_REQUESTED: RB,
-         t.IGNORE: IGN},
-    V: {**dict.fromkeys(SCAN_SELF, V), t.EXPIRE: EXP, t.VERIFY_FIXED: F,
-        t.VERIFY_RESTART_REQUIRED: FPR, t.VERIFY_STILL_VULNERABLE: U, t.VERIFY_ABORTED: U},
-    FPR: {t.DETECTED: U, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: FPR, t.CLEAR: F,
-          t.EXPIRE: EXP, t.VERIFY_REQUESTED: V, t.RESTARTED: FPR, t.ROLLBACK_REQUESTED: RB,
-          t.IGNORE: IGN},
-    F: {t.DETECTED: U, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: F,
-        t.ROLLBACK_REQUESTED: RB},
-    RB: {**dict.fromkeys(SCAN_SELF, RB), t.EXPIRE: EXP, t.ROLLBACK_SUCCEEDED: RBD,
-         t.ROLLBACK_SUCCEEDED_RESTART_REQUIRED: RBPR, t.ROLLBACK_FAILED: RF},
-    RBD: {t.DETECTED: RBD, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: RBD, t.CLEAR: F,
-          t.EXPIRE: EXP, t.VERIFY_REQUESTED: V, t.FIX_REQUESTED: FI, t.IGNORE: IGN},
-    RBPR: {t.DETECTED: RBD, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: RBPR, t.CLEAR: F,
-           t.EXPIRE: EXP, t.VERIFY_REQUESTED: V, t.RESTARTED: RBPR, t.FIX_REQUESTED: FI,
-           t.IGNORE: IGN},
-    RF: {t.DETECTED: RF, t.DETECTED_PENDING_RESTART: FPR, t.NOT_DETECTED: RF, t.CLEAR: F,
-         t.EXPIRE: EXP, t.VERIFY_REQUESTED: V, t.FIX_REQUESTED: FI, t.ROLLBACK_REQUESTED: RB,
-         t.IGNORE: IGN},
-    IGN: {**dict.fromkeys(SCAN_SELF, IGN), t.UNIGNORE: U},
-    EXP: {t.DETECTED: U, t.DETECTED_PENDING_RESTART: FPR},
-}  # fmt: skip
+# -- the rules, from SPEC §3 (and §4 where it names record states) --------------------------------
+
+
+class Move(Enum):
+    """Verdicts that are not a fixed target state."""
+
+    SAME = "stays in its state"
+    BACK = "back to the state it had before (Record.state_before)"
+    REFUSED = "refused with IllegalTransition"
+
+
+SAME, BACK, REFUSED = Move.SAME, Move.BACK, Move.REFUSED
+Verdict = Union[State, Move]
+
+SPEC, READ, DOC, CODE = "SPEC", "SPEC, read", "DOCSTRING", "CODE ONLY"
+
+ALL_TRIGGERS = frozenset(Trigger)
+ALL_STATES = frozenset(State)
+OPEN = frozenset({U, FF, FPR, RBD, RBPR, RF})
+"""Records the console acts on: nothing running, not fixed, ignored or expired."""
+BUSY = frozenset({FI, V, RB})
+"""An agent action runs (the states list's -ing states)."""
+SCANS = frozenset({t.DETECTED, t.DETECTED_PENDING_RESTART, t.NOT_DETECTED})
+DETECTIONS = frozenset({t.DETECTED, t.DETECTED_PENDING_RESTART})
+FIX_RESULTS = frozenset({t.FIX_SUCCEEDED, t.FIX_SUCCEEDED_RESTART_REQUIRED, t.FIX_FAILED})
+VERIFY_RESULTS = frozenset(
+    {t.VERIFY_FIXED, t.VERIFY_RESTART_REQUIRED, t.VERIFY_STILL_VULNERABLE, t.VERIFY_ABORTED}
+)
+ROLLBACK_RESULTS = frozenset(
+    {t.ROLLBACK_SUCCEEDED, t.ROLLBACK_SUCCEEDED_RESTART_REQUIRED, t.ROLLBACK_FAILED}
+)
+REQUESTS = frozenset(
+    {t.VERIFY_REQUESTED, t.FIX_REQUESTED, t.ROLLBACK_REQUESTED, t.IGNORE, t.UNIGNORE, t.RESTARTED}
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What must happen to records in `states` on each trigger of `moves`, and why."""
+
+    rid: str
+    basis: str
+    quote: str
+    """The sentence the rule comes from, verbatim (SPEC §3/§4, or the module docstring)."""
+    states: FrozenSet[State]
+    moves: Mapping[Trigger, Verdict]
+    note: str = ""
+    """The reading, for `SPEC, read` and `CODE ONLY` rules."""
+    why: str = ""
+    """Text every refusal under this rule must contain (where the spec prescribes the reason)."""
+
+
+def rule(
+    rid: str,
+    basis: str,
+    quote: str,
+    states: Iterable[State],
+    moves: Mapping[Trigger, Verdict],
+    note: str = "",
+    why: str = "",
+) -> Rule:
+    """A `Rule`, with `states` as any iterable."""
+    return Rule(rid, basis, quote, frozenset(states), dict(moves), note, why)
+
+
+def refuse(triggers: Iterable[Trigger]) -> Dict[Trigger, Verdict]:
+    """Each of `triggers` is refused."""
+    return dict.fromkeys(triggers, REFUSED)
+
+
+R_L1_EXPIRE = (
+    "When an agent goes offline its records stay in the console but **expire** after: Linux "
+    "software 3 days, Windows system 3 days, Web-CMS 7 days, Application 30 days, Emergency "
+    "90 days."
+)
+R_L1_REFUSE = (
+    "Expired records can no longer be fixed, verified or cleared (actions refused with that "
+    "reason)."
+)
+R_L2 = (
+    "A record not detected by a scan is kept for 3 days (to absorb false negatives from network "
+    "or load); it is cleared (→ `fixed`) only after 3 consecutive days of non-detection."
+)
+R_L3 = (
+    "`verify` triggers an immediate scan of that host for that vuln; the status updates within "
+    'minutes. It needs the agent online; otherwise it is refused with "agent offline".'
+)
+R_L4 = (
+    "`fixed_pending_restart` is never auto-verified: the user restarts (from the console or by "
+    "hand), then verifies; without a verify the next periodic scan checks it."
+)
+R_L5 = (
+    "Ignore (with a reason, by a user, reversible) hides a record from the open list and from "
+    "counts; it is audited."
+)
+R_L7 = 'A "fixed" record that is detected again reopens (new occurrence), history kept.'
+R_F1 = (
+    "One-click fix exists for system vulns (T1, T2) and Web-CMS (T3); application and emergency "
+    "vulns get manual guidance (what to upgrade to, where), because their fix depends on the "
+    "business code."
+)
+R_F4 = (
+    "Restart required: always on Windows; on Linux when a kernel vuln was fixed or the advisory "
+    "is tagged *Restart Required*; the record then goes to `fixed_pending_restart` and the "
+    "console offers Restart."
+)
+R_F6 = (
+    "Before a fix the agent takes a **snapshot** (a restorable backup of what the fix changes). "
+    "Rollback restores it; it requires the agent online and a valid (unexpired, not deleted) "
+    "snapshot, and says which is missing otherwise."
+)
+STATES_LIST = (
+    "States (one record = host × vulnerability × affected thing): `unfixed` · `fixing` · "
+    "`fix_failed` · `verifying` · `fixed_pending_restart` · `fixed` · `rolling_back` · "
+    "`rolled_back` · `rolled_back_pending_restart` · `rollback_failed` · `ignored` · `expired`."
+)
+DOC_SCAN_KINDS = (
+    "A scan reports one of three things per record: detected, detected with the fix installed "
+    "but not yet running (`detected_pending_restart`: the running kernel or process is still the "
+    "old one, DESIGN §4), or not detected."
+)
+DOC_BUSY = (
+    "Scans never move a record while an action runs (`fixing`, `verifying`, `rolling_back`); the "
+    "action's result does. They only refresh `last_seen` / the non-detection streak."
+)
+DOC_NO_EXPIRY = (
+    "`fixed` and `ignored` records do not expire: a fixed record has nothing left to act on, and "
+    "an ignored one is already hidden (R-L5); expiring it would lose the state `unignore` "
+    "restores."
+)
+DOC_REVIVE = (
+    "An `expired` record whose agent comes back revives when a scan detects it again "
+    "(→ `unfixed`, or `fixed_pending_restart`); it is the same occurrence, since nobody saw it "
+    "go away."
+)
+DOC_STAYS_EXPIRED = (
+    "A scan that does not detect it leaves it expired: R-L1 forbids clearing it, so it stays "
+    "until retention or the operator deletes it."
+)
+DOC_REOPEN = "`fixed` is re-opened by a plain detection only (R-L7, `occurrence` + 1)."
+DOC_STATE_BEFORE = (
+    "`verify_requested` remembers the state it left in `state_before`, so a verify that could "
+    "not run (`verify_aborted`: agent went offline, collector failed) puts the record back; "
+    "`ignore` uses the same field for `unignore`. The two never overlap: a verifying record "
+    "cannot be ignored and an ignored one cannot be verified."
+)
+
+RULES: Tuple[Rule, ...] = (
+    # R-L1 expiry
+    rule("R-L1 expire", SPEC, R_L1_EXPIRE, OPEN | BUSY, {t.EXPIRE: EXP},
+         note="open and busy records; fixed and ignored ones: see 'no expiry' (docstring)"),
+    rule("R-L1 refused", SPEC, R_L1_REFUSE, {EXP},
+         refuse({t.FIX_REQUESTED, t.VERIFY_REQUESTED, t.CLEAR}), why="(R-L1)"),
+    rule("R-L1 late results", READ, R_L1_REFUSE, {EXP}, refuse(FIX_RESULTS | VERIFY_RESULTS),
+         note="a fix or verify result arriving after expiry cannot fix or verify it either",
+         why="(R-L1)"),
+    rule("expired stays", DOC, DOC_STAYS_EXPIRED, {EXP}, refuse(ALL_TRIGGERS - DETECTIONS),
+         note="nothing but a detection moves an expired record; refusals give the R-L1 reason",
+         why="(R-L1)"),
+    rule("expired revives", DOC, DOC_REVIVE, {EXP},
+         {t.DETECTED: U, t.DETECTED_PENDING_RESTART: FPR}),
+    rule("no expiry", DOC, DOC_NO_EXPIRY, {F, IGN}, refuse({t.EXPIRE})),
+    # R-L2 grace period and clear
+    rule("R-L2 kept", SPEC, R_L2, OPEN, {t.NOT_DETECTED: SAME}),
+    rule("R-L2 cleared", SPEC, R_L2, OPEN, {t.CLEAR: F},
+         note="`clear` is the move made once 3 days have passed (time guard: test_clear_rule)"),
+    rule("R-L2 seen again", READ, R_L2, {U, FF, RBD, RF}, {t.DETECTED: SAME},
+         note="a detection of a record that is still vulnerable only ends the non-detection "
+         "streak; nothing was fixed or undone"),
+    # R-L3 verify (agent online: checked by the console, services/records.py)
+    rule("R-L3 verify", SPEC, R_L3, OPEN, {t.VERIFY_REQUESTED: V},
+         note="every open record can be verified, fixed_pending_restart included (R-L4)"),
+    rule("R-L3 outcome", READ, R_L3, {V}, {t.VERIFY_FIXED: F, t.VERIFY_STILL_VULNERABLE: U},
+         note="'the status updates': not seen → fixed, still seen → unfixed"),
+    rule("verify aborted", DOC, DOC_STATE_BEFORE, {V}, {t.VERIFY_ABORTED: BACK}),
+    # R-L4 pending restart
+    rule("R-L4 restart then verify", SPEC, R_L4, {FPR},
+         {t.RESTARTED: SAME, t.DETECTED_PENDING_RESTART: SAME, t.VERIFY_REQUESTED: V,
+          t.FIX_REQUESTED: REFUSED},
+         note="a restart is audited but verifies nothing; the fix is in, so no new fix",
+         why="restart, then verify (R-L4)"),
+    rule("R-L4 periodic scan", READ, R_L4, {FPR}, {t.DETECTED: U},
+         note="the next periodic scan that sees the vulnerable version running reopens it"),
+    # R-F4 restart required
+    rule("R-F4 fix needs restart", SPEC, R_F4, {FI},
+         {t.FIX_SUCCEEDED_RESTART_REQUIRED: FPR}),
+    rule("R-F4 verify needs restart", READ, R_F4, {V}, {t.VERIFY_RESTART_REQUIRED: FPR},
+         note="a verify that finds the fix installed but not running: the same state"),
+    rule("R-F4 scan needs restart", DOC, DOC_SCAN_KINDS, {U, FF, RBD, RBPR, RF},
+         {t.DETECTED_PENDING_RESTART: FPR},
+         note="fix installed, old version running → R-F4's fixed_pending_restart"),
+    rule("fixed: pending restart is no reopen", DOC, DOC_REOPEN, {F},
+         {t.DETECTED_PENDING_RESTART: FPR},
+         note="the fix is installed: fixed_pending_restart, same occurrence"),
+    rule("R-F4 restart only when pending", READ, R_F4, {U, FF, RBD, RF, F},
+         refuse({t.RESTARTED}),
+         note="the console offers Restart for records waiting for one, and only those"),
+    # fix and rollback outcomes: the states list
+    rule("fix outcome", READ, STATES_LIST, {FI}, {t.FIX_SUCCEEDED: F, t.FIX_FAILED: FF},
+         note="a running fix ends fixed or fix_failed"),
+    rule("rollback outcome", READ, STATES_LIST, {RB},
+         {t.ROLLBACK_SUCCEEDED: RBD, t.ROLLBACK_SUCCEEDED_RESTART_REQUIRED: RBPR,
+          t.ROLLBACK_FAILED: RF},
+         note="a running rollback ends rolled_back, rolled_back_pending_restart (R-F4's "
+         "restart, for a rollback) or rollback_failed"),
+    rule("rollback pending restart", READ, R_L4, {RBPR}, {t.RESTARTED: SAME},
+         note="as for fixed_pending_restart: a restart is audited, the next scan decides"),
+    rule("rollback completes", CODE, STATES_LIST, {RBPR}, {t.DETECTED: RBD},
+         note="table comment: 'the old version runs again: rollback complete'"),
+    # actions running
+    rule("busy: scans", DOC, DOC_BUSY, BUSY, dict.fromkeys(SCANS, SAME)),
+    rule("busy: only the result", DOC, DOC_BUSY, BUSY, refuse(REQUESTS | {t.CLEAR}),
+         note="only the running action's result (or R-L1 expiry) moves a busy record; "
+         "'a verifying record cannot be ignored'"),
+    rule("fix result needs a fix", DOC, DOC_BUSY, ALL_STATES - {FI}, refuse(FIX_RESULTS)),
+    rule("verify result needs a verify", DOC, DOC_BUSY, ALL_STATES - {V}, refuse(VERIFY_RESULTS)),
+    rule("rollback result needs a rollback", DOC, DOC_BUSY, ALL_STATES - {RB},
+         refuse(ROLLBACK_RESULTS)),
+    # R-F1 fix, R-F6 rollback (one-click types: test_no_one_click_fix_for_app_and_emergency)
+    rule("R-F1 fix", READ, R_F1, OPEN - {FPR}, {t.FIX_REQUESTED: FI},
+         note="a fix is offered on every open record still running the vulnerable version "
+         "(again after a failed fix or a rollback)"),
+    rule("R-F6 rollback", READ, R_F6, {FF, FPR, F, RF}, {t.ROLLBACK_REQUESTED: RB},
+         note="a snapshot exists once a fix ran: failed (it may have half-applied), pending "
+         "restart, fixed, or an earlier rollback failed"),
+    rule("R-F6 nothing to roll back", READ, R_F6, {U, RBD, RBPR}, refuse({t.ROLLBACK_REQUESTED}),
+         note="no fix in effect: never fixed, or its snapshot already restored"),
+    # R-L5 ignore
+    rule("R-L5 ignore", SPEC, R_L5, OPEN, {t.IGNORE: IGN},
+         note="reason and user: test_ignore_needs_reason_and_user"),
+    rule("R-L5 reversible", SPEC, R_L5, {IGN}, {t.UNIGNORE: BACK}),
+    rule("R-L5 unignore needs ignore", READ, R_L5, ALL_STATES - {IGN}, refuse({t.UNIGNORE}),
+         note="only an ignored record can be unignored"),
+    rule("ignored stays ignored", DOC, DOC_STATE_BEFORE, {IGN},
+         {**dict.fromkeys(SCANS, SAME),
+          **refuse(ALL_TRIGGERS - SCANS - {t.UNIGNORE, t.EXPIRE})},
+         note="'an ignored one cannot be verified'; with R-L5 'reversible': until unignore "
+         "nothing acts on it and scans only keep its bookkeeping, so unignore finds it intact"),
+    # R-L7 reopen
+    rule("R-L7 reopen", SPEC, R_L7, {F}, {t.DETECTED: U}),
+    rule("R-L7 stays fixed", READ, R_L7, {F}, {t.NOT_DETECTED: SAME},
+         note="only a detection moves a fixed record"),
+    rule("fixed is done", DOC, DOC_NO_EXPIRY, {F},
+         refuse({t.CLEAR, t.VERIFY_REQUESTED, t.FIX_REQUESTED, t.IGNORE}),
+         note="'a fixed record has nothing left to act on' (rollback aside, R-F6)"),
+)  # fmt: skip
+
+
+def derive(rules: Iterable[Rule]) -> Dict[Tuple[State, Trigger], List[Tuple[Verdict, Rule]]]:
+    """Every verdict the rules give, per (state, trigger) pair."""
+    table: Dict[Tuple[State, Trigger], List[Tuple[Verdict, Rule]]] = {}
+    for r in rules:
+        for state, (trigger, verdict) in itertools.product(r.states, r.moves.items()):
+            table.setdefault((state, trigger), []).append((verdict, r))
+    return table
+
+
+VERDICTS = derive(RULES)
+EXPECTED: Dict[Tuple[State, Trigger], Verdict] = {
+    pair: found[0][0] for pair, found in VERDICTS.items()
+}
+"""The verdict per pair (the first rule's; test_rules_agree checks the others say the same)."""
+
+PAIRS = list(itertools.product(State, Trigger))
+PAIR_IDS = [f"{s.value}-{tr.value}" for s, tr in PAIRS]
+
+
+@dataclass(frozen=True)
+class Never:
+    """A move that must not happen: from `states`, on `triggers`, into any of `into`."""
+
+    rid: str
+    quote: str
+    states: FrozenSet[State]
+    triggers: FrozenSet[Trigger]
+    into: FrozenSet[State]
+
+
+NEVER: Tuple[Never, ...] = (
+    Never("R-L1: an expired record is not fixed, verified or cleared", R_L1_REFUSE,
+          frozenset({EXP}), ALL_TRIGGERS, frozenset({FI, V, F})),
+    Never("R-L4: a pending restart is never auto-verified", R_L4,
+          frozenset({FPR}), ALL_TRIGGERS - {t.VERIFY_REQUESTED}, frozenset({V})),
+    Never("R-L4: a pending restart becomes fixed only by a verify or the R-L2 clear", R_L4,
+          frozenset({FPR}), ALL_TRIGGERS - {t.CLEAR}, frozenset({F})),
+    Never("R-F4: a fix that needs a restart is not fixed yet", R_F4,
+          ALL_STATES, frozenset({t.FIX_SUCCEEDED_RESTART_REQUIRED, t.VERIFY_RESTART_REQUIRED}),
+          frozenset({F})),
+    Never("R-L2: one scan that does not detect a record never fixes it", R_L2,
+          ALL_STATES - {F}, frozenset({t.NOT_DETECTED}), frozenset({F})),
+    Never("R-L5: only unignore un-hides an ignored record", R_L5,
+          frozenset({IGN}), ALL_TRIGGERS - {t.UNIGNORE}, ALL_STATES - {IGN}),
+    Never("R-L7: a fixed record detected again does not stay fixed", R_L7,
+          frozenset({F}), frozenset({t.DETECTED}), frozenset({F})),
+)  # fmt: skip
+
+BEFORE = {IGN: FF, V: FPR}
+"""`state_before` of the records the pair tests build: a state other than the fallback."""
 
 
 def record_in(
@@ -113,46 +396,145 @@ def fire(rec: Record, trigger: Trigger, at: datetime = T0) -> Tuple[Record, str]
         reason="accepted risk" if trigger is Trigger.IGNORE else "",
         agent_last_seen=at - 30 * DAY,
     )
+    # SPEC §3: "Every transition is stored with time, actor and reason (history / audit)."
     assert (event.at, event.actor, event.trigger) == (at, USER, trigger)
     assert (event.from_state, event.to_state) == (rec.state, new.state)
     return new, event.reason
 
 
-def test_expected_table_matches_transitions() -> None:
-    """The table in the module is exactly the one written above (nothing extra, nothing lost)."""
-    flat = {(s, trig): to for s, row in EXPECTED.items() for trig, to in row.items()}
-    assert dict(TRANSITIONS) == flat
-    assert set(EXPECTED) == set(State)
+def any_record_in(state: State) -> Record:
+    """A record in `state` that passes every guard: undetected for 4 days, `state_before` set."""
+    return record_in(state, undetected_since=T0 - 4 * DAY, state_before=BEFORE.get(state))
 
 
-@pytest.mark.parametrize(
-    ("state", "trigger"),
-    list(itertools.product(State, Trigger)),
-    ids=[f"{s.value}-{tr.value}" for s, tr in itertools.product(State, Trigger)],
-)
+def outcome(rec: Record, trigger: Trigger) -> Optional[State]:
+    """The state `transition()` moves `rec` to, or None when it refuses."""
+    try:
+        return fire(rec, trigger)[0].state
+    except IllegalTransition:
+        return None
+
+
+def target(verdict: Verdict, rec: Record) -> Optional[State]:
+    """The state a verdict means for `rec`; None for a refusal."""
+    if verdict is SAME:
+        return rec.state
+    if verdict is BACK:
+        return rec.state_before
+    if verdict is REFUSED:
+        return None
+    assert isinstance(verdict, State)
+    return verdict
+
+
+# -- the rules themselves ---------------------------------------------------------------------
+
+
+def test_rules_cover_every_state_trigger_pair() -> None:
+    """Each of the 12 × 21 pairs has a rule saying legal (→ where) or refused: no gap."""
+    missing = [f"{s.value} × {tr.value}" for s, tr in PAIRS if (s, tr) not in VERDICTS]
+    assert missing == []
+
+
+def test_rules_agree() -> None:
+    """Rules that cover the same pair give the same verdict."""
+    conflicts = {
+        f"{s.value} × {tr.value}": sorted(f"{r.rid}: {v}" for v, r in found)
+        for (s, tr), found in VERDICTS.items()
+        if len({v for v, _ in found}) > 1
+    }
+    assert conflicts == {}
+
+
+def test_rules_are_sourced() -> None:
+    """Each rule says where it comes from; readings and code-only rules say how."""
+    assert len({r.rid for r in RULES}) == len(RULES)
+    for r in RULES:
+        assert r.basis in (SPEC, READ, DOC, CODE), r.rid
+        assert r.quote and r.states and r.moves, r.rid
+        assert r.note or r.basis in (SPEC, DOC), f"{r.rid}: a {r.basis} rule needs its note"
+
+
+def test_docstring_rules_quote_the_module_docstring() -> None:
+    """A DOCSTRING rule quotes a decision core/records.py states (SPEC.md lives outside the repo;
+    its quotes were copied verbatim)."""
+    doc = " ".join((records.__doc__ or "").split())
+    assert "Decisions the spec leaves open, taken here" in doc
+    for r in RULES:
+        if r.basis == DOC:
+            assert " ".join(r.quote.split()) in doc, r.rid
+
+
+@pytest.mark.parametrize("never", NEVER, ids=[n.rid for n in NEVER])
+def test_rules_obey_the_never_rules(never: Never) -> None:
+    """The rules themselves respect what SPEC §3 forbids."""
+    for state, trigger in itertools.product(never.states, never.triggers):
+        rec = any_record_in(state)
+        assert target(EXPECTED[(state, trigger)], rec) not in never.into, (state, trigger)
+
+
+# -- the code against the rules ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "trigger"), PAIRS, ids=PAIR_IDS)
 def test_every_state_trigger_pair(state: State, trigger: Trigger) -> None:
-    """Each of the 12 × 21 pairs either moves to the expected state or is refused with a why."""
-    expected = EXPECTED[state].get(trigger)
-    # A record that has been undetected long enough, so that `clear` passes its guard.
-    rec = record_in(state, undetected_since=T0 - 4 * DAY)
+    """Each pair moves where the rules say, or is refused with a why (and the spec's why)."""
+    rec = any_record_in(state)
+    expected = target(EXPECTED[(state, trigger)], rec)
     if expected is None:
         with pytest.raises(IllegalTransition) as info:
             fire(rec, trigger)
         assert info.value.state is state and info.value.trigger is trigger
         assert info.value.why and trigger.value in str(info.value)
+        for _, r in VERDICTS[(state, trigger)]:
+            assert r.why in info.value.why, r.rid
     else:
         new, _ = fire(rec, trigger)
         assert new.state is expected
         assert new.changed_at == (T0 if expected is not state else rec.changed_at)
 
 
+@pytest.mark.parametrize("never", NEVER, ids=[n.rid for n in NEVER])
+def test_code_obeys_the_never_rules(never: Never) -> None:
+    """What SPEC §3 forbids, checked on `transition()` directly."""
+    for state, trigger in itertools.product(never.states, never.triggers):
+        assert outcome(any_record_in(state), trigger) not in never.into, (state, trigger)
+
+
+def test_only_ignore_and_verify_go_back() -> None:
+    """The moves that return to `state_before` are the rules' BACK verdicts, no others."""
+    assert {pair for pair, verdict in EXPECTED.items() if verdict is BACK} == set(RESTORES)
+
+
+SCAN_MOVES = [
+    (state, trigger)
+    for state, trigger in itertools.product(State, sorted(DETECTIONS))
+    if target(EXPECTED[(state, trigger)], record_in(state)) not in (None, state)
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"),
+    [pytest.param(s, tr, id=f"{s.value}-{tr.value}") for s, tr in SCAN_MOVES],
+)
+def test_scan_moves_are_stored_with_a_reason(state: State, trigger: Trigger) -> None:
+    """SPEC §3: "Every transition is stored with time, actor and reason (history / audit)." A
+    state change a scan makes by itself says why (only core can say it)."""
+    pending = trigger is t.DETECTED_PENDING_RESTART
+    new, events = apply_scan(record_in(state), True, T0, pending_restart=pending)
+    assert new.state is not state and len(events) == 1
+    assert (events[0].at, events[0].actor, events[0].from_state) == (T0, "system", state)
+    assert events[0].reason.strip(), f"{state.value} → {new.state.value} stored without reason"
+
+
 def test_state_and_trigger_values_are_the_spec_names() -> None:
-    """SPEC §3 names, verbatim (storage and the API use these strings)."""
+    """SPEC §3 states list, verbatim (storage and the API use these strings)."""
     assert [s.value for s in State] == [
         "unfixed", "fixing", "fix_failed", "verifying", "fixed_pending_restart", "fixed",
         "rolling_back", "rolled_back", "rolled_back_pending_restart", "rollback_failed",
         "ignored", "expired",
     ]  # fmt: skip
+    assert " · ".join(f"`{s.value}`" for s in State) in STATES_LIST
     assert [v.value for v in VulnType] == ["linux", "windows", "cms", "app", "emergency"]
 
 
@@ -244,7 +626,8 @@ def test_unignore_restores_the_state_before(before: State) -> None:
 
 
 def test_unignore_without_remembered_state_falls_back_to_unfixed() -> None:
-    """A record ignored before `state_before` existed (or imported) reopens as unfixed."""
+    """CODE ONLY (spec and docstring silent): no `state_before` (an old or imported record)
+    reopens as unfixed."""
     assert fire(record_in(IGN), t.UNIGNORE)[0].state is U
 
 
@@ -552,16 +935,3 @@ def test_level_not_enabled_reason() -> None:
     assert "(selected: none)" in level_not_enabled_reason(Severity.LOW, set())
     with pytest.raises(ValueError, match="nothing to explain"):
         level_not_enabled_reason(Severity.HIGH, {Severity.HIGH})
-
-
-def test_purge_due() -> None:
-    """R-L6: deleted exactly 7 days after the lapse, never while the service runs."""
-    assert not purge_due(None, T0)
-    assert not purge_due(T0, T0 + 7 * DAY - timedelta(seconds=1))
-    assert purge_due(T0, T0 + 7 * DAY)
-    assert purge_due(T0, T0 + DAY, retention=DAY)
-
-
-def test_restores_are_in_the_table() -> None:
-    """Restoring moves have a fallback target in the table."""
-    assert all(pair in TRANSITIONS for pair in RESTORES)
