@@ -12,6 +12,7 @@ from pathlib import Path
 
 from _common import CORPUS, self_peak_rss_mib
 
+from patchwarden.core.clock import Clock
 from patchwarden.services.feeds import import_spec
 from patchwarden.storage.advisory_store import AdvisoryStore
 
@@ -47,7 +48,7 @@ def main() -> None:
             start = time.perf_counter()
             with AdvisoryStore.in_dir(Path(tmp)) as store:
                 for spec in specs:
-                    stats, _ = import_spec(store, spec)
+                    stats, _ = import_spec(store, spec, Clock())
                     records += stats.records
                     affected += stats.affected
                 store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

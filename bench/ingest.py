@@ -39,14 +39,16 @@ from _common import BIN, CORPUS, median  # noqa: E402
 from tests.pg import free_port, running_postgres  # noqa: E402
 
 from patchwarden.agent.collectors.rpm_manifest import load_rpm_manifest  # noqa: E402
+from patchwarden.core.clock import Clock  # noqa: E402
 from patchwarden.core.inventory import Host, Inventory, OsRelease, Package  # noqa: E402
 from patchwarden.protocol import v1  # noqa: E402
 from patchwarden.services import tokens  # noqa: E402
 from patchwarden.services.feeds import import_spec  # noqa: E402
-from patchwarden.storage import repositories as repo  # noqa: E402
+from patchwarden.services.index import MemoryIndex  # noqa: E402
 from patchwarden.storage.advisory_store import AdvisoryStore  # noqa: E402
-from patchwarden.storage.db import make_engine, transaction  # noqa: E402
+from patchwarden.storage.db import make_engine  # noqa: E402
 from patchwarden.storage.migrate import upgrade  # noqa: E402
+from patchwarden.storage.uow import SqlUnitOfWork  # noqa: E402
 
 MANIFESTS = [
     CORPUS / "hosts/rpmdb/claircore-rpm-manifest/httpd-24_9.5-1734525854.rpm-manifest.json",
@@ -93,9 +95,10 @@ def enrol_hosts(url: str, count: int) -> list[tuple[str, str]]:
     engine = make_engine(url)
     now = datetime.now(timezone.utc)
     creds = [(str(uuid.uuid4()), tokens.new_secret()) for _ in range(count)]
-    with transaction(engine) as conn:
+    with SqlUnitOfWork(engine, MemoryIndex()) as uow:
         for i, (host_id, secret) in enumerate(creds):
-            repo.add_host(conn, host_id, f"bench-{i:04d}", "", tokens.digest(secret), "", now)
+            uow.hosts.add(host_id, f"bench-{i:04d}", "", tokens.digest(secret), "", now)
+        uow.commit()
     engine.dispose()
     return creds
 
@@ -195,7 +198,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pw-bench-ingest-") as tmp:
         store_dir = Path(tmp) / "store"
         with AdvisoryStore.in_dir(store_dir) as store:
-            stats, _ = import_spec(store, f"osv:{ALMA9}")
+            stats, _ = import_spec(store, f"osv:{ALMA9}", Clock())
         print(f"advisory store: AlmaLinux 9 OSV, {stats.records} records, "
               f"{stats.affected} affected packages")  # fmt: skip
         sqlite_dir = Path(tmp) / "sqlite"

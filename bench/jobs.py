@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO))  # for tests.pg
 from sqlalchemy import insert, select  # noqa: E402
 from tests.pg import running_postgres  # noqa: E402
 
-from patchwarden.storage import jobs  # noqa: E402
+from patchwarden.services.ports import JobStatus  # noqa: E402
 from patchwarden.storage.db import default_database_url, make_engine, transaction  # noqa: E402
+from patchwarden.storage.jobs import SqlJobRepository  # noqa: E402
 from patchwarden.storage.migrate import upgrade  # noqa: E402
 from patchwarden.storage.tables import hosts  # noqa: E402
 from patchwarden.storage.tables import jobs as jobs_table  # noqa: E402
@@ -43,7 +44,7 @@ def prepare(url: str, count: int) -> None:
             insert(hosts).values(id=HOST, hostname=HOST, secret_hash="0" * 64, enrolled_at=now)
         )
         for _ in range(count):
-            jobs.enqueue(conn, HOST, "scan", {}, "bench", now=now)
+            SqlJobRepository(conn).enqueue(HOST, "scan", {}, "bench", now)
     engine.dispose()
 
 
@@ -51,11 +52,11 @@ def worker(url: str, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:  #
     """Claim one job per transaction until the queue is empty; report the ids."""
     engine = make_engine(url, pool_size=1)
     claimed: list[int] = []
-    queued = jobs_table.c.status == jobs.JobStatus.QUEUED.value
+    queued = jobs_table.c.status == JobStatus.QUEUED.value
     barrier.wait()
     while True:
         with transaction(engine) as conn:
-            got = jobs.claim(conn, HOST, limit=1)
+            got = SqlJobRepository(conn).claim(HOST, datetime.now(timezone.utc), limit=1)
         if not got:
             # SKIP LOCKED returns nothing while others hold the last rows: stop only when
             # nothing is queued any more.

@@ -31,10 +31,12 @@ import psycopg  # noqa: E402
 from _common import BIN, median  # noqa: E402
 from tests.pg import free_port, running_postgres  # noqa: E402
 
-from patchwarden.services import tokens  # noqa: E402
-from patchwarden.storage import repositories as repo  # noqa: E402
-from patchwarden.storage.db import make_engine, transaction  # noqa: E402
+from patchwarden.core.clock import Clock  # noqa: E402
+from patchwarden.services.index import MemoryIndex  # noqa: E402
+from patchwarden.services.users import create_api_token  # noqa: E402
+from patchwarden.storage.db import make_engine  # noqa: E402
 from patchwarden.storage.migrate import upgrade  # noqa: E402
+from patchwarden.storage.uow import SqlUnitOfWork  # noqa: E402
 
 RECORDS_PER_HOST = 200
 STATUSES = [("unfixed", 80), ("fixed", 10), ("expired", 5), ("ignored", 3), ("verifying", 2)]
@@ -119,12 +121,7 @@ def main() -> None:
         print(f"loaded {hosts} hosts and {count} records with COPY in {took:.1f} s "
               f"({count / took:,.0f} records/s, indexes and ANALYZE included)")  # fmt: skip
         engine = make_engine(url)
-        api_token = tokens.new_secret(tokens.API_PREFIX)
-        with transaction(engine) as conn:
-            now = datetime.now(timezone.utc)
-            repo.add_api_token(
-                conn, repo.ensure_user(conn, "bench", now), tokens.digest(api_token), now
-            )
+        api_token = create_api_token(SqlUnitOfWork(engine, MemoryIndex()), Clock(), "bench")
         engine.dispose()
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PATCHWARDEN_")}

@@ -17,6 +17,7 @@ from pathlib import Path
 from _common import BIN, CORPUS, median, run_measured, self_peak_rss_mib
 
 from patchwarden.agent.collectors.rpm_manifest import load_rpm_manifest
+from patchwarden.core.clock import Clock
 from patchwarden.core.inventory import Host, Inventory, OsRelease, Package
 from patchwarden.services.detection import detect
 from patchwarden.services.feeds import import_spec
@@ -104,7 +105,7 @@ def main() -> None:
         )
 
         with AdvisoryStore.in_dir(tmp / "data-alma") as store:
-            import_spec(store, f"osv:{ALMA9}")
+            import_spec(store, f"osv:{ALMA9}", Clock())
             packages = load_rpm_manifest(MANIFEST)
             inv = rhel9_inventory(packages, "rhel9")
             times = []

@@ -1,4 +1,5 @@
-"""House rules as tests (STYLE C3): ruff, import contracts (DESIGN §2), mypy --strict on core."""
+"""House rules as tests (STYLE C3): ruff, import contracts (DESIGN §2), mypy --strict on core,
+services, protocol and storage."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ TREES = ["src", "tests", "bench", "scripts"]
         pytest.param(["ruff", "check", *TREES], id="ruff check"),
         pytest.param(["ruff", "format", "--check", *TREES], id="ruff format"),
         pytest.param(["lint-imports"], id="import contracts"),
-        pytest.param(["mypy"], id="mypy strict on core"),
+        pytest.param(["mypy"], id="mypy strict"),
     ],
 )
 def test_house_rules(argv):

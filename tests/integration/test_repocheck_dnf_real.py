@@ -26,7 +26,7 @@ from patchwarden.agent.collectors.rpm import parse_rpmdb
 from patchwarden.agent.runner import Completed, Runner, SubprocessRunner
 from patchwarden.core.inventory import Host, Inventory, OsRelease
 from patchwarden.core.versions.rpm import split_evr
-from patchwarden.detect.repository import repository_matches
+from patchwarden.detect.pending_updates import pending_update_matches
 
 pytestmark = pytest.mark.slow
 
@@ -218,7 +218,7 @@ def test_pending_security_errata_from_real_dnf(dnf_host: tuple[Path, InstallRoot
 
     inv = Inventory(host=Host("alma"), os=os_release, packages=packages,
                     pending_updates=tuple(updates.values()))  # fmt: skip
-    findings = repository_matches(inv)
+    findings = pending_update_matches(inv)
     assert {(m.package, m.id) for m in findings} == {
         (name, cve) for rid, name, _ in SECURITY for cve in erratum(rid)["related"]
     }

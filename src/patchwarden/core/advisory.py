@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 
 class Severity(str, Enum):
@@ -203,3 +203,7 @@ class EpssScore:
     epss: float
     percentile: float
     date: str = ""
+
+
+FeedItem = Union[Advisory, KevEntry, EpssScore]
+"""What a feed parser yields and an advisory store keeps."""

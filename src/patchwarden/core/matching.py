@@ -25,6 +25,7 @@ from patchwarden.core.errors import InvalidVersion
 from patchwarden.core.inventory import Evidence, Inventory, Package
 from patchwarden.core.modularity import module_applies
 from patchwarden.core.versions import key_function
+from patchwarden.core.vocabulary import VulnType
 
 
 class Method(str, Enum):
@@ -133,7 +134,7 @@ class Match:
     cvss: float | None
     method: Method
     confidence: Confidence
-    type: str = "linux"
+    type: str = VulnType.LINUX.value
     exploitable: bool = False
     epss: float | None = None
     restart_required: bool = False

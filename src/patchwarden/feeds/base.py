@@ -14,15 +14,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Union
+from typing import ClassVar
 
-from patchwarden.core.advisory import Advisory, EpssScore, KevEntry
+from patchwarden.core.advisory import FeedItem
 from patchwarden.core.errors import FeedError, MalformedRecord
 
 log = logging.getLogger(__name__)
-
-FeedItem = Union[Advisory, KevEntry, EpssScore]
-"""What a parser yields."""
 
 
 @dataclass

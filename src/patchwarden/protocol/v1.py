@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Tuple
 
+from patchwarden.core.vocabulary import VulnType
+
 PREFIX = "/api/agent/v1"
 ENROL = PREFIX + "/enrol"
 HEARTBEAT = PREFIX + "/heartbeat"
@@ -33,7 +35,7 @@ ACTION_KINDS = ("scan", "verify")
 """Actions an agent executes (later issues add fix, restart, rollback, cleanup)."""
 
 _REPORT_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_VULN_TYPES = ("linux", "windows", "cms", "app", "emergency")
+_VULN_TYPES = tuple(t.value for t in VulnType)
 
 
 class ProtocolError(ValueError):
@@ -94,7 +96,7 @@ def validate_params(kind: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     if extra:
         raise ProtocolError(f"{kind}: unexpected parameters {sorted(extra)}")
     out: Dict[str, Any] = {}
-    types = params.get("types", ["linux"])
+    types = params.get("types", [VulnType.LINUX.value])
     if not isinstance(types, list) or not all(t in _VULN_TYPES for t in types):
         raise ProtocolError(f"{kind}: types must be a list of {list(_VULN_TYPES)}")
     out["types"] = list(types)

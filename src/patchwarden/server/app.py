@@ -1,4 +1,9 @@
-"""FastAPI app factory: the composition root of the console (STYLE A4)."""
+"""FastAPI app factory: the composition root of the console (STYLE A4).
+
+Here, and only here, the console's parts meet: the database engine and the advisory store
+are opened, a unit of work is built per request, the scheduler thread is started, and the
+domain errors the services raise get their HTTP status codes.
+"""
 
 from __future__ import annotations
 
@@ -19,29 +24,45 @@ from patchwarden.core.errors import InputError, PatchwardenError
 from patchwarden.core.records import IllegalTransition
 from patchwarden.server.config import ServerConfig
 from patchwarden.server.routes import actions, agent, catalogue, hosts, records, settings
-from patchwarden.services import console_settings
-from patchwarden.services.errors import AuthError, Refused
-from patchwarden.services.feeds import sync_sources
+from patchwarden.services.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    MalformedRequest,
+    NotFound,
+    Refused,
+    TooLarge,
+)
+from patchwarden.services.feeds import http_client, sync_sources
 from patchwarden.services.index import CachedIndex
 from patchwarden.services.scheduler import tick
-from patchwarden.storage import repositories as repo
+from patchwarden.services.settings import get_settings
 from patchwarden.storage.advisory_store import AdvisoryStore
-from patchwarden.storage.db import make_engine, transaction
+from patchwarden.storage.db import make_engine
 from patchwarden.storage.migrate import upgrade
+from patchwarden.storage.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
+HTTP_STATUS: tuple[tuple[type[PatchwardenError], int], ...] = (
+    (AuthError, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (TooLarge, 413),
+    (MalformedRequest, 400),
+    (InvalidRequest, 422),
+    (Conflict, 409),
+    (Refused, 409),
+    (IllegalTransition, 409),
+    (InputError, 422),
+)
+"""Domain error -> HTTP status, first match wins; any other PatchwardenError is a 400."""
 
-def _status_of(exc: PatchwardenError) -> int:
-    if isinstance(exc, AuthError):
-        return 401
-    if isinstance(exc, Refused):
-        return exc.status
-    if isinstance(exc, IllegalTransition):
-        return 409
-    if isinstance(exc, InputError):
-        return 422
-    return 400
+
+def status_of(exc: PatchwardenError) -> int:
+    """The HTTP status code a domain error answers with."""
+    return next((code for kind, code in HTTP_STATUS if isinstance(exc, kind)), 400)
 
 
 def _scheduler_loop(app: FastAPI, stop: threading.Event) -> None:
@@ -49,15 +70,23 @@ def _scheduler_loop(app: FastAPI, stop: threading.Event) -> None:
     last_sync = float("-inf")
     while not stop.wait(config.tick_seconds):
         try:
-            tick(app.state.engine, config.clock.now(), app.state.holder, app.state.lease_ttl)
-            with transaction(app.state.engine, write=False) as conn:
-                current = console_settings.load(repo.get_settings(conn))
+            tick(app.state.new_uow(), config.clock, app.state.holder, app.state.lease_ttl)
+            current = get_settings(app.state.new_uow())
             hours = current.feed_sync_hours
             # Each replica syncs its own advisory store file (like trivy-db), so this needs
             # no lease: replicas never write each other's store.
             if hours > 0 and time.monotonic() - last_sync >= hours * 3600:
                 last_sync = time.monotonic()
-                for line in sync_sources(config.data_dir, current.feed_sources, {}):
+                with http_client() as client:
+                    lines = sync_sources(
+                        app.state.store,
+                        client,
+                        config.data_dir / "feeds",
+                        current.feed_sources,
+                        {},
+                        config.clock,
+                    )
+                for line in lines:
                     log.info("feed sync: %s", line)
                 app.state.index = CachedIndex(app.state.store)
         except Exception:  # a failed round must not kill the scheduler thread
@@ -70,9 +99,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade(config.database_url)
-        app.state.engine = make_engine(config.database_url)
+        engine = make_engine(config.database_url)
         app.state.store = AdvisoryStore.in_dir(config.data_dir)
         app.state.index = CachedIndex(app.state.store)
+        # The index is read at each call: a feed sync swaps in a fresh one.
+        app.state.new_uow = lambda: SqlUnitOfWork(engine, app.state.index)
+        app.state.engine = engine
         app.state.holder = f"{socket.gethostname()}:{os.getpid()}"
         app.state.lease_ttl = timedelta(seconds=max(60.0, 3 * config.tick_seconds))
         stop = threading.Event()
@@ -89,7 +121,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             if thread is not None:
                 thread.join(timeout=10)
             app.state.store.close()
-            app.state.engine.dispose()
+            engine.dispose()
 
     app = FastAPI(
         title="patchwarden console",
@@ -104,7 +136,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.exception_handler(PatchwardenError)
     async def domain_error(request: Request, exc: PatchwardenError) -> JSONResponse:
         detail = exc.why if isinstance(exc, IllegalTransition) else str(exc)
-        return JSONResponse({"detail": detail}, status_code=_status_of(exc))
+        return JSONResponse({"detail": detail}, status_code=status_of(exc))
 
     for router in (agent, hosts, records, actions, settings, catalogue):
         app.include_router(router.router)

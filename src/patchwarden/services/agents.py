@@ -3,104 +3,165 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
+from patchwarden.core.clock import Clock
 from patchwarden.protocol import v1
 from patchwarden.services import tokens
-from patchwarden.services.errors import AuthError, Refused
+from patchwarden.services.errors import AuthError, InvalidRequest, NotFound
+from patchwarden.services.ports import FINISHED_JOBS, JobStateError, JobStatus, UnitOfWork
 from patchwarden.services.records import abort_verify
-from patchwarden.storage import jobs
-from patchwarden.storage import repositories as repo
 
 ENROLMENT_TTL = timedelta(days=7)
 
 
-def create_enrolment_token(conn: Connection, now: datetime, ttl: timedelta = ENROLMENT_TTL) -> str:
+@dataclass(frozen=True)
+class Enrolment:
+    """What an agent gets for its enrolment token: its host id and secret (shown once)."""
+
+    host_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The console's answer to a heartbeat."""
+
+    host_id: str
+    time: str
+    pending_jobs: int
+
+
+@dataclass(frozen=True)
+class PolledJobs:
+    """The actions handed to an agent by one poll."""
+
+    jobs: list[v1.Action]
+
+
+@dataclass(frozen=True)
+class JobResultAck:
+    """How an agent's action result was taken (a replay is acknowledged, not re-applied)."""
+
+    job_id: int
+    status: str
+    duplicate: bool
+
+
+def create_enrolment_token(uow: UnitOfWork, clock: Clock, ttl: timedelta = ENROLMENT_TTL) -> str:
     """A new one-time enrolment token (printed once, stored hashed)."""
     token = tokens.new_secret(tokens.ENROLMENT_PREFIX)
-    repo.add_enrolment_token(conn, tokens.digest(token), now, ttl)
+    with uow:
+        uow.enrolment.add(tokens.digest(token), clock.now(), ttl)
+        uow.commit()
     return token
 
 
-def enrol(conn: Connection, body: dict[str, Any], now: datetime) -> dict[str, str]:
+def enrol(uow: UnitOfWork, clock: Clock, body: Mapping[str, Any]) -> Enrolment:
     """Consume an enrolment token; create the host and its per-agent secret."""
     token = body.get("token")
     hostname = body.get("hostname")
     if not isinstance(token, str) or not isinstance(hostname, str) or not hostname.strip():
-        raise Refused("enrolment needs a token and a hostname", 422)
+        raise InvalidRequest("enrolment needs a token and a hostname")
     host_id = str(uuid.uuid4())
-    why = repo.use_enrolment_token(conn, tokens.digest(token), host_id, now)
-    if why:
-        raise AuthError(why)
     secret = tokens.new_secret()
-    repo.add_host(
-        conn,
-        host_id,
-        hostname.strip()[:255],
-        str(body.get("machine_id") or "")[:64],
-        tokens.digest(secret),
-        str(body.get("agent_version") or "")[:32],
-        now,
-    )
-    return {"host_id": host_id, "secret": secret}
+    with uow:
+        now = clock.now()
+        why = uow.enrolment.use(tokens.digest(token), host_id, now)
+        if why:
+            raise AuthError(why)
+        uow.hosts.add(
+            host_id,
+            hostname.strip()[:255],
+            str(body.get("machine_id") or "")[:64],
+            tokens.digest(secret),
+            str(body.get("agent_version") or "")[:32],
+            now,
+        )
+        uow.commit()
+    return Enrolment(host_id, secret)
 
 
-def authenticate(conn: Connection, header: str | None, now: datetime) -> str:
-    """The host id of a request's `Authorization: Agent id:secret`, or AuthError."""
-    if not header:
+def authenticate(uow: UnitOfWork, authorization: str | None, now: datetime) -> str:
+    """The host id of `Authorization: Agent id:secret` (AuthError otherwise); records the
+    contact. Runs inside the caller's write transaction."""
+    if not authorization:
         raise AuthError("missing agent credentials")
     try:
-        host_id, secret = v1.parse_auth_header(header)
+        host_id, secret = v1.parse_auth_header(authorization)
     except v1.ProtocolError as exc:
         raise AuthError(str(exc)) from None
-    stored = repo.host_secret_hash(conn, host_id)
+    stored = uow.hosts.secret_hash(host_id)
     if stored is None or not tokens.matches(secret, stored):
         raise AuthError("wrong agent credentials")
-    repo.touch_host(conn, host_id, now)
+    uow.hosts.touch(host_id, now)
     return host_id
 
 
-def claim_jobs(conn: Connection, host_id: str, now: datetime) -> list[dict[str, Any]]:
-    """Hand the agent its queued actions (each exactly once, SKIP LOCKED on PostgreSQL)."""
-    return [
-        v1.Action(job_id=j.id, kind=j.kind, params=j.params).to_dict()
-        for j in jobs.claim(conn, host_id, now=now)
-    ]
+def heartbeat(uow: UnitOfWork, clock: Clock, authorization: str | None) -> Heartbeat:
+    """The agent is alive: record it; tell it how many actions wait."""
+    with uow:
+        now = clock.now()
+        host_id = authenticate(uow, authorization, now)
+        pending = [j for j in uow.jobs.pending_for(host_id) if j.status is JobStatus.QUEUED]
+        uow.commit()
+    return Heartbeat(host_id, now.isoformat(), len(pending))
 
 
-def pending_jobs(conn: Connection, host_id: str) -> int:
-    """How many actions wait for this agent."""
-    return len([j for j in jobs.pending_for(conn, host_id) if j.status.value == "queued"])
+def claim_jobs(uow: UnitOfWork, clock: Clock, authorization: str | None) -> PolledJobs:
+    """Hand the agent its queued actions, each exactly once (SKIP LOCKED on PostgreSQL)."""
+    with uow:
+        now = clock.now()
+        host_id = authenticate(uow, authorization, now)
+        claimed = uow.jobs.claim(host_id, now)
+        uow.commit()
+    return PolledJobs([v1.Action(job_id=j.id, kind=j.kind, params=j.params) for j in claimed])
 
 
-def report_result(
-    conn: Connection, host_id: str, body: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """Apply an agent's action result once (a replay is acknowledged, not re-applied)."""
+def record_job_result(
+    uow: UnitOfWork,
+    clock: Clock,
+    authorization: str | None,
+    job_id: int,
+    body: Mapping[str, Any],
+) -> JobResultAck:
+    """Apply an agent's result for job `job_id` once; a replay is acknowledged again."""
+    if body.get("job_id") != job_id:
+        raise InvalidRequest("job_id in the body does not match the URL")
+    with uow:
+        now = clock.now()
+        host_id = authenticate(uow, authorization, now)
+        ack = _apply_result(uow, host_id, job_id, body, now)
+        uow.commit()
+    return ack
+
+
+def _apply_result(
+    uow: UnitOfWork, host_id: str, job_id: int, body: Mapping[str, Any], now: datetime
+) -> JobResultAck:
     try:
-        job_id = int(body["job_id"])
         ok = bool(body["ok"])
         v1.check_report_id(body.get("report_id"))
     except (KeyError, TypeError, ValueError) as exc:
-        raise Refused(f"malformed action result: {exc}", 422) from None
-    job = jobs.get(conn, job_id)
+        raise InvalidRequest(f"malformed action result: {exc}") from None
+    job = uow.jobs.get(job_id)
     if job is None or job.host_id != host_id:
-        raise Refused(f"unknown job {job_id}", 404)
-    if job.status.value in ("done", "failed", "cancelled"):
-        return {"job_id": job_id, "status": job.status.value, "duplicate": True}
+        raise NotFound(f"unknown job {job_id}")
+    if job.status in FINISHED_JOBS:
+        return JobResultAck(job_id, job.status.value, True)
     error = str(body.get("error") or "")[:4000]
     details = body.get("details") if isinstance(body.get("details"), dict) else {}
     try:
-        finished = jobs.finish(conn, job_id, ok, result=details, error=error or None, now=now)
-    except jobs.JobStateError:
+        finished = uow.jobs.finish(job_id, ok, now, result=details, error=error or None)
+    except JobStateError:
         # The same result raced in twice: the other request finished the job.
-        return {"job_id": job_id, "status": "finished", "duplicate": True}
+        return JobResultAck(job_id, "finished", True)
     if job.kind == "verify":
         # Records the verify scan did not settle (agent failed, collector failed, or the
         # inventory never came) go back to where they were (R-L3).
         why = f"verify could not run: {error}" if not ok else "verify scan did not cover it"
-        abort_verify(conn, [int(i) for i in job.params.get("record_ids", [])], now, why)
-    return {"job_id": job_id, "status": finished.status.value, "duplicate": False}
+        abort_verify(uow, [int(i) for i in job.params.get("record_ids", [])], now, why)
+    return JobResultAck(job_id, finished.status.value, False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from patchwarden.core.inventory import Inventory
 from patchwarden.core.matching import Match, MatchErrors, match_query, merge_matches
 from patchwarden.detect import driver_for
-from patchwarden.detect.repository import repository_matches
+from patchwarden.detect.pending_updates import pending_update_matches
 from patchwarden.services.ports import AdvisoryIndex
 
 
@@ -44,7 +44,7 @@ def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False)
             ]
             if candidates:
                 found.extend(match_query(query, candidates, errors, include_wont_fix))
-    found.extend(repository_matches(inv))
+    found.extend(pending_update_matches(inv))
     merged = _enrich(merge_matches(found), inv, index)
     merged.sort(key=lambda m: (-m.severity.rank, m.package, m.id))
     return Detection(

@@ -1,17 +1,75 @@
-"""Errors the use cases raise; the HTTP layer maps each to a status code."""
+"""Errors the use cases raise: domain words only, never HTTP codes.
+
+    PatchwardenError                    (core.errors)
+    └── Refused(code, reason)           a request the console will not carry out as it stands
+        ├── AuthError                   missing or wrong credentials
+        ├── Forbidden                   known user or agent, but not allowed to do this
+        ├── NotFound                    no such host, record, job …
+        ├── Conflict                    the current state forbids it (a job already finished)
+        ├── InvalidRequest              well-formed, but a value is wrong or missing
+        ├── MalformedRequest            not what the protocol says (not JSON, broken gzip)
+        └── TooLarge                    a body over the size the protocol allows
+
+`code` is a short machine-readable word ("not_found", "agent_offline" …) for clients that
+act on refusals; `reason` is the sentence shown to people. The HTTP layer maps each class to
+a status code in one place (`server/app.py`); the CLI maps them to exit codes.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from patchwarden.core.errors import PatchwardenError
 
 
-class AuthError(PatchwardenError):
-    """Missing or wrong credentials (HTTP 401)."""
-
-
 class Refused(PatchwardenError):
-    """A request the console refuses as it stands; `status` is the HTTP code to answer."""
+    """A request the console refuses; `code` says which refusal, `reason` why."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+    default_code: ClassVar[str] = "refused"
+
+    def __init__(self, reason: str, code: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code or self.default_code
+
+
+class AuthError(Refused):
+    """Missing or wrong credentials."""
+
+    default_code = "unauthenticated"
+
+
+class Forbidden(Refused):
+    """The caller is known but may not do this (role, permission)."""
+
+    default_code = "forbidden"
+
+
+class NotFound(Refused):
+    """The named host, record or job does not exist (for this caller)."""
+
+    default_code = "not_found"
+
+
+class Conflict(Refused):
+    """The current state forbids the request."""
+
+    default_code = "conflict"
+
+
+class InvalidRequest(Refused):
+    """A parameter is missing or out of range."""
+
+    default_code = "invalid"
+
+
+class MalformedRequest(Refused):
+    """A body that does not follow the protocol at all (not JSON, broken gzip)."""
+
+    default_code = "malformed"
+
+
+class TooLarge(Refused):
+    """A body over the size the protocol allows."""
+
+    default_code = "too_large"

@@ -1,11 +1,552 @@
-"""What the services need from the outside world, as protocols."""
+"""What the use cases need from the outside world: a unit of work, repositories, read models.
+
+Services see the console database only through `UnitOfWork`: one transaction, opened with
+`with uow:` (a write transaction, committed by `uow.commit()` and rolled back otherwise) or
+`with uow.read():` (a read transaction, never committed). Inside it, the repositories hand
+back the frozen read models below, never rows or dicts. `storage` implements these protocols
+for SQLite and PostgreSQL; `tests/fakes.py` implements them in memory.
+
+Advisories live elsewhere (a local store per console replica, like trivy-db): the unit of
+work carries the index as `uow.advisories`, and feed imports write through `FeedStore`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, Optional, Protocol
 
-from patchwarden.core.advisory import Advisory, Affected, EpssScore, KevEntry
+from pydantic import TypeAdapter, field_validator
+from pydantic.dataclasses import dataclass as validated_dataclass
+
+from patchwarden.core.advisory import (
+    Advisory,
+    Affected,
+    EpssScore,
+    FeedItem,
+    KevEntry,
+    Severity,
+)
+from patchwarden.core.inventory import CollectorError, Kernel, OsRelease
+from patchwarden.core.records import (
+    CLEAR_AFTER,
+    OFFLINE_EXPIRY,
+    RETENTION,
+    SCAN_LEVELS,
+    Record,
+    RecordEvent,
+    State,
+)
+from patchwarden.core.vocabulary import VulnType
+from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
+from patchwarden.services.errors import Conflict
+
+# -- read models ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Host:
+    """An enrolled agent's host and what its latest inventory said."""
+
+    id: str
+    hostname: str
+    machine_id: str
+    agent_version: str
+    enrolled_at: datetime
+    last_seen_at: Optional[datetime]
+    """Last time the agent was heard from (any authenticated request)."""
+    last_inventory_at: Optional[datetime]
+    os: Optional[OsRelease]
+    """None until the first inventory."""
+    kernel: Optional[Kernel]
+    collector_errors: tuple[CollectorError, ...]
+    packages: int
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What one accepted inventory says about its host."""
+
+    os: OsRelease
+    kernel: Kernel
+    collector_errors: tuple[CollectorError, ...]
+    packages: int
+    at: datetime
+    """When the inventory was accepted: the host's last scan and last contact."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A console user."""
+
+    id: int
+    name: str
+    role: str
+    """owner or admin (R-P1 roles come with the web console)."""
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """The user an API token belongs to, and when the token was last used."""
+
+    user: User
+    token_id: int
+    last_used_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class RecordDetail:
+    """What a detection says about a record: refreshed by every scan that sees it."""
+
+    package: str
+    source_package: str
+    installed_version: str
+    fixed_version: Optional[str]
+    cves: tuple[str, ...]
+    advisories: tuple[str, ...]
+    summary: str
+    cvss: Optional[float]
+    exploitable: bool
+    epss: Optional[float]
+    method: str
+    confidence: str
+    restart_required: bool
+    reason: str
+    urgency: float
+    bucket: str
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as stored: identity, lifecycle and the detail of its latest detection."""
+
+    id: int
+    host_id: str
+    vuln_id: str
+    affected_key: str
+    record: Record
+    detail: RecordDetail
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A record to create (its id comes from the database)."""
+
+    host_id: str
+    vuln_id: str
+    affected_key: str
+    record: Record
+    detail: RecordDetail
+
+
+@dataclass(frozen=True)
+class ListedRecord:
+    """A record with its host's name, as the record list shows it."""
+
+    stored: StoredRecord
+    hostname: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One audited move of a record, with its id."""
+
+    id: int
+    event: RecordEvent
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Filters of the record list; empty means "any"."""
+
+    types: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    host: str = ""
+    """Host id or hostname."""
+    exploitable: Optional[bool] = None
+    buckets: tuple[str, ...] = ()
+    vuln_id: str = ""
+
+
+@dataclass(frozen=True)
+class VulnerabilityGroup:
+    """The records of one vulnerability (and type): how many hosts, the worst of them."""
+
+    vuln_id: str
+    type: str
+    hosts: int
+    records: int
+    severity: Severity
+    urgency: float
+    exploitable: bool
+
+
+class JobStatus(str, Enum):
+    """Where a job is in its life: queued → claimed → done | failed; queued → cancelled."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_JOBS = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Job:
+    """A typed agent action in the queue."""
+
+    id: int
+    host_id: str
+    kind: str
+    params: dict[str, Any]
+    status: JobStatus
+    requested_by: str
+    created_at: datetime
+    claimed_at: Optional[datetime]
+    finished_at: Optional[datetime]
+    result: Optional[Any]
+    error: Optional[str]
+    attempts: int
+    """How many times an agent claimed it (requeues included)."""
+
+
+class JobStateError(Conflict):
+    """A job that does not exist, or whose state forbids the requested move."""
+
+
+@dataclass(frozen=True)
+class ImportStats:
+    """Outcome of one feed import."""
+
+    kind: str
+    location: str
+    advisories: int = 0
+    affected: int = 0
+    kev: int = 0
+    epss: int = 0
+    replaced: int = 0
+    """Rows this origin had before, removed by the import (atomic replace)."""
+
+    @property
+    def records(self) -> int:
+        """Items stored, whatever their kind."""
+        return self.advisories + self.kev + self.epss
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """One imported feed location."""
+
+    kind: str
+    location: str
+    imported_at: str
+    records: int
+    skipped: int
+    etag: Optional[str]
+    last_modified: Optional[str]
+
+
+def _days(delta: timedelta) -> float:
+    return delta / timedelta(days=1)
+
+
+VULN_TYPES = tuple(t.value for t in VulnType)
+LEVELS = tuple(s.value for s in SCAN_LEVELS)
+
+
+@validated_dataclass(frozen=True)
+class Settings:
+    """Everything an admin can change at run time; the defaults are the spec's.
+
+    Every severity scanned (R-D4), daily scans (R-D5), offline expiry per type (R-L1), clear
+    after 3 days (R-L2), retention (R-L6). Validated on construction (pydantic), so a stored
+    or submitted value that breaks a rule never becomes a `Settings`.
+    """
+
+    scan_levels: list[str] = field(default_factory=lambda: list(LEVELS))
+    """Severities that are scanned *and updated* (R-D4)."""
+    scan_cycle_hours: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(VULN_TYPES, 24.0)
+    )
+    """Periodic scan interval per vulnerability type (R-D5)."""
+    offline_ttl_days: dict[str, float] = field(
+        default_factory=lambda: {t.value: _days(d) for t, d in OFFLINE_EXPIRY.items()}
+    )
+    clear_after_days: float = _days(CLEAR_AFTER)
+    retention_days: float = _days(RETENTION)
+    agent_offline_after_seconds: float = 600.0
+    """An agent not heard from for this long is offline (verify is refused, R-L3)."""
+    feed_sync_hours: float = 0.0
+    """Sync the official feeds this often (0: never — the air-gapped default; R-S2)."""
+    feed_sources: list[str] = field(default_factory=lambda: list(DEFAULT_SOURCES))
+    """Sources the periodic sync downloads (`patchwarden feeds sources`)."""
+
+    @field_validator("feed_sources")
+    @classmethod
+    def _sources(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in SOURCES]
+        if bad:
+            raise ValueError(f"unknown feed sources {bad}; known {list(SOURCES)}")
+        return v
+
+    @field_validator("scan_levels")
+    @classmethod
+    def _levels(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in LEVELS]
+        if bad:
+            raise ValueError(f"unknown severities {bad}; allowed {list(LEVELS)}")
+        return v
+
+    @field_validator("feed_sync_hours", "clear_after_days", "retention_days")
+    @classmethod
+    def _not_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("must not be negative")
+        return v
+
+    @field_validator("scan_cycle_hours", "offline_ttl_days")
+    @classmethod
+    def _per_type(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if k not in VULN_TYPES or x <= 0]
+        if bad:
+            raise ValueError(f"types must be among {list(VULN_TYPES)} with positive values: {bad}")
+        return v
+
+    def scan_level_severities(self) -> frozenset[Severity]:
+        """Scan levels as severities (R-D4)."""
+        return frozenset(Severity(x) for x in self.scan_levels)
+
+    def agent_online(self, last_seen: Optional[datetime], now: datetime) -> bool:
+        """Whether an agent last heard from at `last_seen` counts as online at `now`."""
+        return (
+            last_seen is not None
+            and (now - last_seen).total_seconds() <= self.agent_offline_after_seconds
+        )
+
+
+def settings_from(values: Mapping[str, Any]) -> Settings:
+    """Settings from key/values over the defaults (unknown keys ignored); pydantic's
+    ValidationError when a value breaks a rule."""
+    return _SETTINGS.validate_python(dict(values))
+
+
+_SETTINGS = TypeAdapter(Settings)
+
+
+# -- repositories -----------------------------------------------------------------------------
+
+
+class HostRepository(Protocol):
+    """Enrolled hosts."""
+
+    def add(
+        self,
+        host_id: str,
+        hostname: str,
+        machine_id: str,
+        secret_hash: str,
+        agent_version: str,
+        now: datetime,
+    ) -> None:
+        """Register an enrolled agent's host."""
+        ...
+
+    def get(self, host_id: str) -> Optional[Host]:
+        """One host, or None."""
+        ...
+
+    def list(self) -> list[Host]:
+        """Every host, by hostname."""
+        ...
+
+    def secret_hash(self, host_id: str) -> Optional[str]:
+        """The stored digest of a host's agent secret (None: no such host)."""
+        ...
+
+    def touch(self, host_id: str, now: datetime) -> None:
+        """The agent was heard from."""
+        ...
+
+    def lock(self, host_id: str) -> None:
+        """Hold the host until the transaction ends, ordering its concurrent writers."""
+        ...
+
+    def update_facts(self, host_id: str, facts: HostFacts) -> None:
+        """Store what the latest inventory says about the host."""
+        ...
+
+    def last_seen(self) -> dict[str, Optional[datetime]]:
+        """host id -> last contact of its agent."""
+        ...
+
+
+class UserRepository(Protocol):
+    """Console users and their API tokens."""
+
+    def ensure(self, name: str, now: datetime) -> int:
+        """The id of user `name`, created if missing; the first user ever is the owner."""
+        ...
+
+    def add_api_token(self, user_id: int, token_hash: str, now: datetime) -> None:
+        """Store an API token digest for a user."""
+        ...
+
+    def by_token(self, token_hash: str) -> Optional[TokenOwner]:
+        """The owner of an API token digest, or None."""
+        ...
+
+    def mark_token_used(self, token_id: int, now: datetime) -> None:
+        """Store when an API token was last used."""
+        ...
+
+
+class EnrolmentRepository(Protocol):
+    """One-time enrolment tokens."""
+
+    def add(self, token_hash: str, now: datetime, ttl: timedelta) -> None:
+        """Store a token digest valid for `ttl`."""
+        ...
+
+    def use(self, token_hash: str, host_id: str, now: datetime) -> str:
+        """Consume a token for `host_id`: "" on success, else why it cannot be used."""
+        ...
+
+
+class RecordRepository(Protocol):
+    """Records: one per host × vulnerability × affected thing."""
+
+    def of_host(self, host_id: str, vuln_type: VulnType) -> list[StoredRecord]:
+        """Every record of a host and type."""
+        ...
+
+    def by_ids(self, ids: Sequence[int]) -> list[StoredRecord]:
+        """Records by id; unknown ids are absent."""
+        ...
+
+    def add(self, new: Sequence[NewRecord]) -> list[int]:
+        """Create records; their ids in input order."""
+        ...
+
+    def update(
+        self, changes: Sequence[tuple[StoredRecord, Record, Optional[RecordDetail]]]
+    ) -> None:
+        """Write back `(as stored, new lifecycle, new detail or None to keep it)`."""
+        ...
+
+    def query(
+        self, where: RecordFilter, page: int, per_page: int
+    ) -> tuple[list[ListedRecord], int]:
+        """One page of records, most urgent first, and how many match."""
+        ...
+
+    def get(self, record_id: int) -> Optional[ListedRecord]:
+        """One record with its hostname."""
+        ...
+
+    def vulnerabilities(
+        self, statuses: Sequence[State], page: int, per_page: int
+    ) -> tuple[list[VulnerabilityGroup], int]:
+        """Records in `statuses` grouped by vulnerability, most urgent first; and the count."""
+        ...
+
+    def counts_by_host(self, statuses: Sequence[State]) -> dict[str, int]:
+        """Records in `statuses` per host id."""
+        ...
+
+
+class EventRepository(Protocol):
+    """The audit trail of records."""
+
+    def add(self, events: Sequence[tuple[int, RecordEvent]]) -> None:
+        """Append `(record id, event)` pairs."""
+        ...
+
+    def of_record(self, record_id: int) -> list[StoredEvent]:
+        """A record's history, oldest first."""
+        ...
+
+
+class JobRepository(Protocol):
+    """The job queue of typed agent actions; exactly one agent poll claims a job."""
+
+    def enqueue(
+        self, host_id: str, kind: str, params: dict[str, Any], requested_by: str, now: datetime
+    ) -> int:
+        """Queue a job; returns its id. Callers validate `kind` and `params`."""
+        ...
+
+    def claim(self, host_id: str, now: datetime, limit: int = 10) -> list[Job]:
+        """Claim up to `limit` of the host's queued jobs, oldest first."""
+        ...
+
+    def finish(
+        self,
+        job_id: int,
+        ok: bool,
+        now: datetime,
+        result: Optional[Any] = None,
+        error: Optional[str] = None,
+    ) -> Job:
+        """Record a job's outcome; JobStateError when unknown or already finished."""
+        ...
+
+    def cancel(self, job_id: int, now: datetime) -> Job:
+        """Cancel a job no agent has claimed; JobStateError otherwise."""
+        ...
+
+    def requeue_stale(
+        self, older_than: timedelta, now: datetime, max_attempts: int = 3
+    ) -> tuple[int, int]:
+        """Put back claims older than `older_than`, fail those claimed `max_attempts` times;
+        (requeued, failed)."""
+        ...
+
+    def pending_for(self, host_id: str) -> list[Job]:
+        """The host's queued and claimed jobs, oldest first."""
+        ...
+
+    def get(self, job_id: int) -> Optional[Job]:
+        """One job, or None."""
+        ...
+
+
+class InventoryRepository(Protocol):
+    """Accepted inventory uploads, kept as received."""
+
+    def find(self, host_id: str, report_id: str) -> Optional[int]:
+        """The id of the host's upload with this report id, if it was accepted before."""
+        ...
+
+    def add(self, host_id: str, report_id: str, body: bytes, received_at: datetime) -> int:
+        """Store an upload; returns its id."""
+        ...
+
+
+class SettingsRepository(Protocol):
+    """The console settings."""
+
+    def get(self) -> Settings:
+        """Current settings (defaults where nothing is stored)."""
+        ...
+
+    def put(self, settings: Settings) -> None:
+        """Store every setting."""
+        ...
+
+
+class LeaseRepository(Protocol):
+    """Leases for singleton work across console replicas."""
+
+    def acquire(self, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+        """Take or renew `name` for `holder` until now + `ttl`; False if another holds it."""
+        ...
 
 
 class AdvisoryIndex(Protocol):
@@ -21,4 +562,68 @@ class AdvisoryIndex(Protocol):
 
     def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
         """EPSS scores of the given CVEs."""
+        ...
+
+
+class Advisories(AdvisoryIndex, Protocol):
+    """The console's advisory store: lookups plus the catalogue's search (R-T7)."""
+
+    def search(self, q: str, limit: int, offset: int) -> tuple[list[Advisory], int]:
+        """Advisories whose id, aliases or summary contain `q`, one per id; and the count."""
+        ...
+
+    def ids_by_base_ecosystem(self, ids: Sequence[str] = ()) -> Mapping[str, set[str]]:
+        """Base ecosystem -> ids of advisories naming packages in it (all, or `ids` only)."""
+        ...
+
+
+class FeedStore(Protocol):
+    """Where feed imports land (the local advisory store)."""
+
+    def import_items(
+        self,
+        kind: str,
+        location: str,
+        items: Iterable[FeedItem],
+        now: datetime,
+        skipped: Optional[Callable[[], int]] = None,
+        etag: Optional[str] = None,
+        last_modified: Optional[str] = None,
+    ) -> ImportStats:
+        """Store a feed's items in one transaction, replacing what this location held."""
+        ...
+
+    def feed(self, kind: str, location: str) -> Optional[FeedInfo]:
+        """What was imported from a location (for conditional downloads)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the console database, and the advisory index beside it."""
+
+    hosts: HostRepository
+    users: UserRepository
+    enrolment: EnrolmentRepository
+    records: RecordRepository
+    events: EventRepository
+    jobs: JobRepository
+    inventories: InventoryRepository
+    settings: SettingsRepository
+    leases: LeaseRepository
+    advisories: Advisories
+
+    def __enter__(self) -> UnitOfWork:
+        """Begin a write transaction (serialised with other writers on SQLite)."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        """End it: whatever was not committed is rolled back."""
+        ...
+
+    def read(self) -> AbstractContextManager[UnitOfWork]:
+        """Begin a read transaction (never blocks or waits for writers; never commits)."""
+        ...
+
+    def commit(self) -> None:
+        """Make the transaction's writes durable."""
         ...

@@ -10,23 +10,23 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine
-
-from patchwarden.services import console_settings
+from patchwarden.core.clock import Clock
+from patchwarden.core.vocabulary import VulnType
+from patchwarden.services.actions import queue_scan
+from patchwarden.services.ports import UnitOfWork
 from patchwarden.services.records import expire_offline
-from patchwarden.storage import jobs, leases
-from patchwarden.storage import repositories as repo
-from patchwarden.storage.db import transaction
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
 STALE_CLAIM = timedelta(minutes=15)
+SCHEDULER_ACTOR = "scheduler"
+"""Who requests the cycle's scans (jobs' `requested_by`)."""
 
 
-@dataclass
-class TickReport:
-    """What one tick did (None fields: another replica holds the lease)."""
+@dataclass(frozen=True)
+class TickSummary:
+    """What one tick did; `ran` False when another replica holds the lease."""
 
     ran: bool
     scans_queued: int = 0
@@ -35,31 +35,37 @@ class TickReport:
     failed_jobs: int = 0
 
 
-def queue_periodic_scans(conn: Connection, now: datetime, cycle_hours: float) -> int:
-    """A scan job for every host whose last inventory is older than the cycle (R-D5)."""
+def queue_periodic_scans(uow: UnitOfWork, now: datetime, cycle: timedelta) -> int:
+    """A scan for every host whose last inventory is older than `cycle` and that has no scan
+    waiting or running (R-D5); how many were queued. Inside the caller's transaction."""
     n = 0
-    for host in repo.list_hosts(conn):
-        last = host.get("last_inventory_at")
-        if last is not None and now - last < timedelta(hours=cycle_hours):
+    for host in uow.hosts.list():
+        last = host.last_inventory_at
+        if last is not None and now - last < cycle:
             continue
-        if any(j.kind == "scan" for j in jobs.pending_for(conn, host["id"])):
+        if any(j.kind == "scan" for j in uow.jobs.pending_for(host.id)):
             continue
-        jobs.enqueue(conn, host["id"], "scan", {"types": ["linux"]}, "scheduler", now=now)
+        queue_scan(uow, host.id, SCHEDULER_ACTOR, now)
         n += 1
     return n
 
 
-def tick(engine: Engine, now: datetime, holder: str, lease_ttl: timedelta) -> TickReport:
+def tick(uow: UnitOfWork, clock: Clock, holder: str, lease_ttl: timedelta) -> TickSummary:
     """One round of periodic work, if this process gets the lease."""
-    with transaction(engine) as conn:
-        if not leases.acquire(conn, LEASE, holder, lease_ttl, now=now):
-            return TickReport(ran=False)
-    with transaction(engine) as conn:
-        settings = console_settings.load(repo.get_settings(conn))
-        report = TickReport(ran=True)
-        report.scans_queued = queue_periodic_scans(conn, now, settings.scan_cycle_hours["linux"])
-        report.expired = expire_offline(conn, now, settings)
-        report.requeued, report.failed_jobs = jobs.requeue_stale(conn, STALE_CLAIM, now=now)
-    if report.scans_queued or report.expired or report.requeued or report.failed_jobs:
-        log.info("scheduler tick: %s", report)
-    return report
+    with uow:
+        acquired = uow.leases.acquire(LEASE, holder, lease_ttl, clock.now())
+        uow.commit()
+    if not acquired:
+        return TickSummary(ran=False)
+    with uow:
+        now = clock.now()
+        settings = uow.settings.get()
+        cycle = timedelta(hours=settings.scan_cycle_hours[VulnType.LINUX.value])
+        queued = queue_periodic_scans(uow, now, cycle)
+        expired = expire_offline(uow, now, settings)
+        requeued, failed = uow.jobs.requeue_stale(STALE_CLAIM, now)
+        uow.commit()
+    summary = TickSummary(True, queued, expired, requeued, failed)
+    if summary.scans_queued or summary.expired or summary.requeued or summary.failed_jobs:
+        log.info("scheduler tick: %s", summary)
+    return summary

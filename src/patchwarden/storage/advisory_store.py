@@ -15,13 +15,12 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Union
 
-from patchwarden.core.advisory import Advisory, Affected, EpssScore, KevEntry
+from patchwarden.core.advisory import Advisory, Affected, EpssScore, FeedItem, KevEntry
 from patchwarden.core.errors import StoreError
+from patchwarden.services.ports import FeedInfo, ImportStats
 from patchwarden.storage.advisory_codec import (
     advisory_from_json,
     advisory_to_json,
@@ -31,8 +30,6 @@ from patchwarden.storage.advisory_codec import (
 
 STORE_FILE = "advisories.db"
 SCHEMA_VERSION = 2
-
-Item = Union[Advisory, KevEntry, EpssScore]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,38 +68,6 @@ CREATE TABLE IF NOT EXISTS epss (
     epss REAL NOT NULL, percentile REAL NOT NULL, date TEXT NOT NULL
 );
 """
-
-
-@dataclass(frozen=True)
-class ImportStats:
-    """Outcome of one feed import."""
-
-    kind: str
-    location: str
-    advisories: int = 0
-    affected: int = 0
-    kev: int = 0
-    epss: int = 0
-    replaced: int = 0
-    """Rows this origin had before, removed by the import (atomic replace)."""
-
-    @property
-    def records(self) -> int:
-        """Items stored, whatever their kind."""
-        return self.advisories + self.kev + self.epss
-
-
-@dataclass(frozen=True)
-class FeedInfo:
-    """One imported feed location."""
-
-    kind: str
-    location: str
-    imported_at: str
-    records: int
-    skipped: int
-    etag: str | None
-    last_modified: str | None
 
 
 class AdvisoryStore:
@@ -153,12 +118,14 @@ class AdvisoryStore:
         self,
         kind: str,
         location: str,
-        items: Iterable[Item],
+        items: Iterable[FeedItem],
+        now: datetime,
         skipped: Callable[[], int] | None = None,
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> ImportStats:
-        """Store everything `items` yields in one transaction, replacing this origin's rows.
+        """Store everything `items` yields in one transaction, replacing this origin's rows;
+        `now` is the import time kept with the feed.
 
         If iterating `items` raises (a truncated archive half-way), nothing is changed.
         `skipped` is called after the iteration to learn how many records the parser skipped.
@@ -197,7 +164,7 @@ class AdvisoryStore:
                     origin,
                     kind,
                     location,
-                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    now.isoformat(timespec="seconds"),
                     counts["advisories"] + counts["kev"] + counts["epss"],
                     n_skipped,
                     etag,

@@ -112,19 +112,25 @@ def is_sqlite(bind: Union[Engine, Connection]) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+def connect(engine: Engine, write: bool = True) -> Connection:
+    """A connection whose transactions are write (`write=True`) or read transactions.
+
+    A write transaction takes SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`), waiting up to
+    the busy timeout for other writers; a read transaction begins deferred. PostgreSQL
+    ignores the flag.
+    """
+    conn = engine.connect()
+    if write and is_sqlite(engine):
+        conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+    return conn
+
+
 @contextmanager
 def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
-    """A connection inside one transaction: COMMIT when the block ends, ROLLBACK if it raises.
-
-    `write=True` (the unit of work) takes SQLite's write lock at BEGIN (`BEGIN IMMEDIATE`),
-    waiting up to the busy timeout for other writers; `write=False` begins a deferred
-    (read) transaction. PostgreSQL ignores the flag.
-    """
-    with engine.connect() as conn:
-        if write and is_sqlite(engine):
-            conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
-        with conn.begin():
-            yield conn
+    """A connection inside one transaction: COMMIT when the block ends, ROLLBACK if it raises
+    (see `connect` for `write`)."""
+    with connect(engine, write) as conn, conn.begin():
+        yield conn
 
 
 @contextmanager

@@ -13,8 +13,7 @@ no lease); renew well before `ttl` runs out, and stop the singleton work when re
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,30 +23,29 @@ from patchwarden.storage.db import is_sqlite
 from patchwarden.storage.tables import leases
 
 
-def acquire(
-    conn: Connection,
-    name: str,
-    holder: str,
-    ttl: timedelta,
-    *,
-    now: Optional[datetime] = None,
-) -> bool:
-    """Take or renew lease `name` for `holder` until now + `ttl`; False if someone else
-    holds it and it has not expired."""
-    if ttl <= timedelta(0):
-        raise ValueError(f"lease {name!r}: ttl must be positive, got {ttl}")
-    now = now or datetime.now(timezone.utc)
-    insert = sqlite_insert if is_sqlite(conn) else pg_insert
-    stmt = insert(leases).values(name=name, holder=holder, expires_at=now + ttl)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[leases.c.name],
-        set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
-        where=(leases.c.holder == stmt.excluded.holder) | (leases.c.expires_at <= now),
-    ).returning(leases.c.holder)
-    return conn.execute(upsert).first() is not None
+class SqlLeaseRepository:
+    """`services.ports.LeaseRepository` over the `leases` table."""
 
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
-def release(conn: Connection, name: str, holder: str) -> bool:
-    """Give up lease `name` if `holder` holds it; True if it did."""
-    done = conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
-    return done.rowcount == 1
+    def acquire(self, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+        """Take or renew lease `name` for `holder` until now + `ttl`; False if someone else
+        holds it and it has not expired."""
+        if ttl <= timedelta(0):
+            raise ValueError(f"lease {name!r}: ttl must be positive, got {ttl}")
+        insert = sqlite_insert if is_sqlite(self.conn) else pg_insert
+        stmt = insert(leases).values(name=name, holder=holder, expires_at=now + ttl)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[leases.c.name],
+            set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
+            where=(leases.c.holder == stmt.excluded.holder) | (leases.c.expires_at <= now),
+        ).returning(leases.c.holder)
+        return self.conn.execute(upsert).first() is not None
+
+    def release(self, name: str, holder: str) -> bool:
+        """Give up lease `name` if `holder` holds it; True if it did."""
+        done = self.conn.execute(
+            delete(leases).where(leases.c.name == name, leases.c.holder == holder)
+        )
+        return done.rowcount == 1

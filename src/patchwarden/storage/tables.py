@@ -1,7 +1,8 @@
 """Console database schema (SQLAlchemy Core). Migrations in `storage/migrations` follow it.
 
-Services read and write through `storage.repositories`, which map rows to core values
-explicitly (STYLE A5); nothing outside `storage` touches these tables.
+Services read and write through the unit of work (`storage.uow`) and its repositories, which
+map rows to core values and `services.ports` read models explicitly (STYLE A5); nothing
+outside `storage` touches these tables.
 """
 
 from __future__ import annotations

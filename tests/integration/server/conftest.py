@@ -23,16 +23,15 @@ from sqlalchemy import func, select
 from tests.e2e.fleet import DSA, build_roots
 
 from patchwarden.agent.inventory import collect_inventory
-from patchwarden.core.clock import FixedClock
+from patchwarden.core.clock import Clock, FixedClock
 from patchwarden.protocol import v1
 from patchwarden.server.app import create_app
 from patchwarden.server.config import ServerConfig
-from patchwarden.services import agents, tokens
+from patchwarden.services import agents
 from patchwarden.services.feeds import import_spec
-from patchwarden.storage import repositories as repo
+from patchwarden.services.users import create_api_token
 from patchwarden.storage import tables
 from patchwarden.storage.advisory_store import AdvisoryStore
-from patchwarden.storage.db import transaction
 
 COUNTED = ("inventories", "records", "record_events", "jobs", "hosts", "settings")
 """Tables whose row counts prove that a refused request stored nothing."""
@@ -43,7 +42,7 @@ def dsa_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose advisory store holds the corpus DSA list (imported once)."""
     data_dir = tmp_path_factory.mktemp("dsa-store")
     with AdvisoryStore.in_dir(data_dir) as store:
-        import_spec(store, f"debian-tracker:{DSA}")
+        import_spec(store, f"debian-tracker:{DSA}", Clock())
     return data_dir
 
 
@@ -84,10 +83,13 @@ class InProcessConsole:
         """The app's database engine."""
         return self.client.app.state.engine  # type: ignore[attr-defined]
 
+    def new_uow(self) -> Any:
+        """A unit of work on the app's database."""
+        return self.client.app.state.new_uow()  # type: ignore[attr-defined]
+
     def enrol(self) -> tuple[str, str]:
         """Enrol one more agent through the API; (host id, secret)."""
-        with transaction(self.engine) as conn:
-            token = agents.create_enrolment_token(conn, self.clock.now())
+        token = agents.create_enrolment_token(self.new_uow(), self.clock)
         reply = self.client.post(v1.ENROL, json={"token": token, "hostname": "deb-buster"})
         assert reply.status_code == 200, reply.text
         return reply.json()["host_id"], reply.json()["secret"]
@@ -129,10 +131,7 @@ def console(db_url: str, tmp_path: Path, dsa_store: Path) -> Iterator[InProcessC
     clock = FixedClock(datetime.now(timezone.utc).replace(microsecond=0))
     config = ServerConfig(data_dir=tmp_path, database_url=db_url, scheduler=False, clock=clock)
     with TestClient(create_app(config), raise_server_exceptions=False) as client:
-        api_token = tokens.new_secret(tokens.API_PREFIX)
-        with transaction(client.app.state.engine) as conn:  # type: ignore[attr-defined]
-            user_id = repo.ensure_user(conn, "alice", clock.now())
-            repo.add_api_token(conn, user_id, tokens.digest(api_token), clock.now())
+        api_token = create_api_token(client.app.state.new_uow(), clock, "alice")  # type: ignore[attr-defined]
         c = InProcessConsole(client, clock, api_token)
         c.host_id, c.secret = c.enrol()
         yield c

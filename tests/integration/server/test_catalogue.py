@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.integration.server.conftest import InProcessConsole
 from tests.paths import CORPUS
 
+from patchwarden.core.clock import Clock
 from patchwarden.services.feeds import import_spec
 from patchwarden.storage.advisory_store import AdvisoryStore
 
@@ -25,10 +26,10 @@ def test_counts_per_type_and_search(console: InProcessConsole, tmp_path: Path) -
     store = _store(console)
     before = console.api("GET", "/api/v1/catalogue").json()["counts"]
     assert before["app"] == 0 and before["linux"] > 5000
-    import_spec(store, f"osv:{GHSA}")  # the counts kept from the call above are stale now
+    import_spec(store, f"osv:{GHSA}", Clock())  # the counts kept from the call above are stale now
     # The same records again from another place: a vulnerability counts once.
     shutil.copytree(GHSA, tmp_path / "mirror")
-    import_spec(store, f"osv:{tmp_path / 'mirror'}")
+    import_spec(store, f"osv:{tmp_path / 'mirror'}", Clock())
     ghsa = {json.loads(p.read_text())["id"] for p in GHSA.rglob("*.json")}
     with sqlite3.connect(store.path) as db:  # what the DSA list stored, asked directly
         (dsa,) = db.execute(

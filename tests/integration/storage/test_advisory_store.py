@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timezone
 
 import pytest
 
@@ -21,6 +22,8 @@ from patchwarden.core.advisory import (
 )
 from patchwarden.core.errors import FeedError, StoreError
 from patchwarden.storage.advisory_store import AdvisoryStore
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def advisory(id_: str, name: str = "openssl", fixed: str = "1.1") -> Advisory:
@@ -57,7 +60,7 @@ def store(tmp_path):
 
 def test_round_trip_and_lookup(store):
     original = advisory("UBUNTU-CVE-2024-0727")
-    stats = store.import_items("osv", "/feed", [original])
+    stats = store.import_items("osv", "/feed", [original], NOW)
     assert (stats.advisories, stats.affected) == (1, 2)
     ((adv, aff),) = store.lookup("Ubuntu:22.04:LTS", "openssl")
     assert aff == original.affected[0]
@@ -68,8 +71,8 @@ def test_round_trip_and_lookup(store):
 
 
 def test_reimport_replaces_what_the_same_origin_stored(store):
-    store.import_items("osv", "/feed", [advisory("A"), advisory("B", name="curl")])
-    stats = store.import_items("osv", "/feed", [advisory("A", fixed="1.2")])
+    store.import_items("osv", "/feed", [advisory("A"), advisory("B", name="curl")], NOW)
+    stats = store.import_items("osv", "/feed", [advisory("A", fixed="1.2")], NOW)
     assert stats.replaced == 2
     assert store.lookup("Ubuntu:22.04:LTS", "curl") == []
     ((_, aff),) = store.lookup("Ubuntu:22.04:LTS", "openssl")
@@ -77,7 +80,7 @@ def test_reimport_replaces_what_the_same_origin_stored(store):
 
 
 def test_failed_import_changes_nothing(store):
-    store.import_items("osv", "/feed", [advisory("A")])
+    store.import_items("osv", "/feed", [advisory("A")], NOW)
 
     def broken():
         yield advisory("A", fixed="9.9")
@@ -85,7 +88,7 @@ def test_failed_import_changes_nothing(store):
         raise FeedError("/feed: truncated archive")
 
     with pytest.raises(FeedError):
-        store.import_items("osv", "/feed", broken())
+        store.import_items("osv", "/feed", broken(), NOW)
     ((_, aff),) = store.lookup("Ubuntu:22.04:LTS", "openssl")
     assert aff.ranges[0].events[1].version == "1.1"
     assert store.counts()["advisories"] == 1
@@ -93,8 +96,8 @@ def test_failed_import_changes_nothing(store):
 
 
 def test_kev_and_epss(store):
-    store.import_items("kev", "/kev.json", [KevEntry("CVE-2021-44228", "Apache", "Log4j")])
-    store.import_items("epss", "/epss.csv", [EpssScore("CVE-2021-44228", 0.97, 0.999)])
+    store.import_items("kev", "/kev.json", [KevEntry("CVE-2021-44228", "Apache", "Log4j")], NOW)
+    store.import_items("epss", "/epss.csv", [EpssScore("CVE-2021-44228", 0.97, 0.999)], NOW)
     assert store.kev(["CVE-2021-44228", "CVE-1"])["CVE-2021-44228"].product == "Log4j"
     assert store.epss(["CVE-2021-44228"])["CVE-2021-44228"].epss == 0.97
 

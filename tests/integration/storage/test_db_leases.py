@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, select
 
-from patchwarden.storage import leases
 from patchwarden.storage.db import transaction
+from patchwarden.storage.leases import SqlLeaseRepository
 from patchwarden.storage.tables import leases as leases_table
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -18,7 +18,7 @@ TTL = timedelta(seconds=30)
 
 def acquire(engine: Engine, holder: str, at: datetime, name: str = "scheduler") -> bool:
     with transaction(engine) as conn:
-        return leases.acquire(conn, name, holder, TTL, now=at)
+        return SqlLeaseRepository(conn).acquire(name, holder, TTL, now=at)
 
 
 def row(engine: Engine, name: str = "scheduler") -> tuple[str, datetime] | None:
@@ -55,10 +55,10 @@ def test_expired_lease_is_taken_over(db_engine: Engine) -> None:
 def test_release_only_by_the_holder(db_engine: Engine) -> None:
     assert acquire(db_engine, "replica-a", T0)
     with transaction(db_engine) as conn:
-        assert not leases.release(conn, "scheduler", "replica-b")
+        assert not SqlLeaseRepository(conn).release("scheduler", "replica-b")
     assert row(db_engine) is not None
     with transaction(db_engine) as conn:
-        assert leases.release(conn, "scheduler", "replica-a")
+        assert SqlLeaseRepository(conn).release("scheduler", "replica-a")
     assert row(db_engine) is None
     assert acquire(db_engine, "replica-b", T0 + timedelta(seconds=1))
 
@@ -73,7 +73,7 @@ def test_ttl_must_be_positive(db_engine: Engine) -> None:
         pytest.raises(ValueError, match="lease 'scheduler': ttl must be positive"),
         transaction(db_engine) as conn,
     ):
-        leases.acquire(conn, "scheduler", "a", timedelta(0), now=T0)
+        SqlLeaseRepository(conn).acquire("scheduler", "a", timedelta(0), now=T0)
 
 
 @pytest.mark.parametrize("expired", [False, True], ids=["new lease", "expired lease"])

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from patchwarden.storage import jobs as queue
+from patchwarden.services.ports import Job, JobStateError, JobStatus
 from patchwarden.storage.db import transaction
-from patchwarden.storage.jobs import Job, JobStateError, JobStatus
+from patchwarden.storage.jobs import SqlJobRepository
 from patchwarden.storage.tables import hosts, jobs
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -37,22 +37,24 @@ def engine(db_engine: Engine) -> Engine:
 def enqueue(engine: Engine, host_id: str, n: int, kind: str = "scan") -> list[int]:
     with transaction(engine) as conn:
         return [
-            queue.enqueue(conn, host_id, kind, {"n": i}, "alice", now=T0 + timedelta(seconds=i))
+            SqlJobRepository(conn).enqueue(
+                host_id, kind, {"n": i}, "alice", now=T0 + timedelta(seconds=i)
+            )
             for i in range(n)
         ]
 
 
 def claim(engine: Engine, host_id: str, limit: int = 10, at: datetime = T0) -> list[Job]:
     with transaction(engine) as conn:
-        return queue.claim(conn, host_id, limit, now=at)
+        return SqlJobRepository(conn).claim(host_id, at, limit)
 
 
 def test_enqueue_claim_finish(engine: Engine) -> None:
     with transaction(engine) as conn:
-        job_id = queue.enqueue(
-            conn, "h1", "fix", {"packages": ["openssl=3.0.13-1"]}, "alice", now=T0
+        job_id = SqlJobRepository(conn).enqueue(
+            "h1", "fix", {"packages": ["openssl=3.0.13-1"]}, "alice", now=T0
         )
-        [pending] = queue.pending_for(conn, "h1")
+        [pending] = SqlJobRepository(conn).pending_for("h1")
     assert pending == Job(
         id=job_id,
         host_id="h1",
@@ -74,21 +76,21 @@ def test_enqueue_claim_finish(engine: Engine) -> None:
     assert claim(engine, "h1") == []
 
     with transaction(engine) as conn:
-        done = queue.finish(
-            conn, job_id, ok=True, result={"installed": 1}, now=T0 + timedelta(minutes=2)
+        done = SqlJobRepository(conn).finish(
+            job_id, ok=True, result={"installed": 1}, now=T0 + timedelta(minutes=2)
         )
-        assert queue.pending_for(conn, "h1") == []
+        assert SqlJobRepository(conn).pending_for("h1") == []
     assert (done.status, done.result, done.error) == (JobStatus.DONE, {"installed": 1}, None)
     assert done.finished_at == T0 + timedelta(minutes=2)
     with transaction(engine, write=False) as conn:
-        assert queue.get(conn, job_id) == done
+        assert SqlJobRepository(conn).get(job_id) == done
 
 
 def test_failure_is_recorded(engine: Engine) -> None:
     [job_id] = enqueue(engine, "h1", 1)
     claim(engine, "h1")
     with transaction(engine) as conn:
-        failed = queue.finish(conn, job_id, ok=False, error="apt-get exited 100")
+        failed = SqlJobRepository(conn).finish(job_id, ok=False, now=T0, error="apt-get exited 100")
     assert (failed.status, failed.error, failed.result) == (
         JobStatus.FAILED,
         "apt-get exited 100",
@@ -109,9 +111,9 @@ def test_pending_lists_queued_and_claimed_only(engine: Engine) -> None:
     ids = enqueue(engine, "h1", 4)
     claim(engine, "h1", limit=2)
     with transaction(engine) as conn:
-        queue.finish(conn, ids[0], ok=True)
-        queue.cancel(conn, ids[3])
-        pending = queue.pending_for(conn, "h1")
+        SqlJobRepository(conn).finish(ids[0], ok=True, now=T0)
+        SqlJobRepository(conn).cancel(ids[3], T0)
+        pending = SqlJobRepository(conn).pending_for("h1")
     assert [(j.id, j.status) for j in pending] == [
         (ids[1], JobStatus.CLAIMED),
         (ids[2], JobStatus.QUEUED),
@@ -131,11 +133,11 @@ def test_illegal_moves_are_refused(engine: Engine, setup: str, verb: str, messag
     [job_id] = enqueue(engine, "h1", 1)
     with transaction(engine) as conn:
         if setup in ("done", "claimed"):
-            queue.claim(conn, "h1")
+            SqlJobRepository(conn).claim("h1", T0)
         if setup == "done":
-            queue.finish(conn, job_id, ok=True)
+            SqlJobRepository(conn).finish(job_id, ok=True, now=T0)
         if setup == "cancelled":
-            queue.cancel(conn, job_id)
+            SqlJobRepository(conn).cancel(job_id, T0)
         if setup == "none":
             job_id += 1000
     with (
@@ -143,9 +145,9 @@ def test_illegal_moves_are_refused(engine: Engine, setup: str, verb: str, messag
         transaction(engine) as conn,
     ):
         if verb == "finish":
-            queue.finish(conn, job_id, ok=True)
+            SqlJobRepository(conn).finish(job_id, ok=True, now=T0)
         else:
-            queue.cancel(conn, job_id)
+            SqlJobRepository(conn).cancel(job_id, T0)
 
 
 def test_requeue_stale_claims(engine: Engine) -> None:
@@ -154,8 +156,8 @@ def test_requeue_stale_claims(engine: Engine) -> None:
     claim(engine, "h1", limit=1, at=T0 + timedelta(minutes=9))
     now = T0 + timedelta(minutes=10)
     with transaction(engine) as conn:
-        assert queue.requeue_stale(conn, timedelta(minutes=5), now=now) == (1, 0)
-        statuses = {j.id: j.status for j in queue.pending_for(conn, "h1")}
+        assert SqlJobRepository(conn).requeue_stale(timedelta(minutes=5), now=now) == (1, 0)
+        statuses = {j.id: j.status for j in SqlJobRepository(conn).pending_for("h1")}
     assert statuses == {old: JobStatus.QUEUED, fresh: JobStatus.CLAIMED}
     [again] = claim(engine, "h1", at=now)
     assert (again.id, again.attempts) == (old, 2)
@@ -170,9 +172,9 @@ def test_job_that_keeps_losing_its_agent_fails(engine: Engine) -> None:
         at += timedelta(hours=1)
         with transaction(engine) as conn:
             expected = (0, 1) if attempt == 3 else (1, 0)
-            assert queue.requeue_stale(conn, timedelta(minutes=5), now=at) == expected
+            assert SqlJobRepository(conn).requeue_stale(timedelta(minutes=5), now=at) == expected
     with transaction(engine, write=False) as conn:
-        job = queue.get(conn, job_id)
+        job = SqlJobRepository(conn).get(job_id)
     assert job is not None
     assert job.status == JobStatus.FAILED
     assert job.error == "no result after 3 claims (agent lost mid-action)"
@@ -184,8 +186,8 @@ def test_late_result_after_requeue_is_kept(engine: Engine) -> None:
     [job_id] = enqueue(engine, "h1", 1)
     claim(engine, "h1", at=T0)
     with transaction(engine) as conn:
-        queue.requeue_stale(conn, timedelta(minutes=5), now=T0 + timedelta(minutes=10))
-        assert queue.finish(conn, job_id, ok=True).status == JobStatus.DONE
+        SqlJobRepository(conn).requeue_stale(timedelta(minutes=5), now=T0 + timedelta(minutes=10))
+        assert SqlJobRepository(conn).finish(job_id, ok=True, now=T0).status == JobStatus.DONE
     assert claim(engine, "h1") == []
 
 
@@ -244,7 +246,9 @@ def test_finish_without_result_stores_sql_null(engine: Engine) -> None:
     [job_id] = enqueue(engine, "h1", 1)
     claim(engine, "h1")
     with transaction(engine) as conn:
-        queue.finish(conn, job_id, ok=False, error="agent refused: unknown action")
+        SqlJobRepository(conn).finish(
+            job_id, ok=False, now=T0, error="agent refused: unknown action"
+        )
         assert conn.execute(select(jobs.c.id).where(jobs.c.result.is_(None))).scalars().all() == [
             job_id
         ]

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from patchwarden.server.deps import ConnDep, NowDep, UserDep
-from patchwarden.services import console_queries, console_settings
-from patchwarden.services.errors import Refused
-from patchwarden.storage import repositories as repo
+from patchwarden.server.deps import ClockDep, UowDep, UserDep
+from patchwarden.services import views
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
 
 
 @router.get("")
-def list_hosts(conn: ConnDep, now: NowDep, user: UserDep) -> dict[str, Any]:
+def list_hosts(uow: UowDep, clock: ClockDep, user: UserDep) -> views.HostList:
     """Every enrolled host."""
-    settings = console_settings.load(repo.get_settings(conn))
-    items = console_queries.list_hosts(conn, now, settings)
-    return {"items": items, "total": len(items)}
+    return views.list_hosts(uow, clock)
 
 
 @router.get("/{host_id}")
-def get_host(host_id: str, conn: ConnDep, now: NowDep, user: UserDep) -> dict[str, Any]:
+def get_host(host_id: str, uow: UowDep, clock: ClockDep, user: UserDep) -> views.HostView:
     """One host."""
-    settings = console_settings.load(repo.get_settings(conn))
-    for item in console_queries.list_hosts(conn, now, settings):
-        if item["id"] == host_id:
-            return item
-    raise Refused(f"unknown host {host_id}", 404)
+    return views.get_host(uow, clock, host_id)

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Optional
 
 from fastapi import APIRouter, Query
 
-from patchwarden.server.deps import ConnDep, UserDep
-from patchwarden.services import console_queries
+from patchwarden.server.deps import UowDep, UserDep
+from patchwarden.services import views
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 
 
 @router.get("/records")
 def list_records(
-    conn: ConnDep,
+    uow: UowDep,
     user: UserDep,
-    type: str | None = Query(None, description="linux,windows,cms,app,emergency (comma list)"),
-    severity: str | None = Query(None, description="critical,high,medium,low,unknown"),
-    status: str | None = Query(None, description="states (comma list); default open; 'all'"),
-    host: str | None = Query(None, description="host id or hostname"),
-    exploitable: bool | None = Query(None, description="only known-exploited (KEV) records"),
-    bucket: str | None = Query(None, description="asap,later,can_wait"),
-    vuln_id: str | None = None,
+    type: Optional[str] = Query(None, description="linux,windows,cms,app,emergency (comma list)"),
+    severity: Optional[str] = Query(None, description="critical,high,medium,low,unknown"),
+    status: Optional[str] = Query(None, description="states (comma list); default open; 'all'"),
+    host: Optional[str] = Query(None, description="host id or hostname"),
+    exploitable: Optional[bool] = Query(None, description="only known-exploited (KEV) records"),
+    bucket: Optional[str] = Query(None, description="asap,later,can_wait"),
+    vuln_id: Optional[str] = None,
     page: int = 1,
     per_page: int = 50,
-) -> dict[str, Any]:
+) -> views.RecordPage:
     """Records, most urgent first (R-D11); `exploitable=true` is the R-D10 switch."""
-    return console_queries.list_records(
-        conn,
+    return views.list_records(
+        uow,
         type=type,
         severity=severity,
         status=status,
@@ -42,14 +42,14 @@ def list_records(
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: int, conn: ConnDep, user: UserDep) -> dict[str, Any]:
+def get_record(record_id: int, uow: UowDep, user: UserDep) -> views.RecordDetailView:
     """One record with its full history (every transition, who, when, why)."""
-    return console_queries.record_detail(conn, record_id)
+    return views.record_detail(uow, record_id)
 
 
 @router.get("/vulnerabilities")
 def list_vulnerabilities(
-    conn: ConnDep, user: UserDep, page: int = 1, per_page: int = 50
-) -> dict[str, Any]:
+    uow: UowDep, user: UserDep, page: int = 1, per_page: int = 50
+) -> views.VulnerabilityPage:
     """Open records grouped by vulnerability, with affected-host counts."""
-    return console_queries.vulnerabilities(conn, page, per_page)
+    return views.vulnerabilities(uow, page, per_page)

@@ -6,28 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from patchwarden.server.deps import ConnDep, UserDep
-from patchwarden.services import console_settings
-from patchwarden.services.errors import Refused
-from patchwarden.storage import repositories as repo
+from patchwarden.server.deps import UowDep, UserDep
+from patchwarden.services import settings
+from patchwarden.services.ports import Settings
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
 
 @router.get("")
-def get_settings(conn: ConnDep, user: UserDep) -> dict[str, Any]:
+def get_settings(uow: UowDep, user: UserDep) -> Settings:
     """Current settings (defaults where nothing is stored)."""
-    return console_settings.load(repo.get_settings(conn)).model_dump()
+    return settings.get_settings(uow)
 
 
 @router.put("")
-def put_settings(
-    conn: ConnDep, user: UserDep, patch: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+def put_settings(uow: UowDep, user: UserDep, patch: Annotated[dict[str, Any], Body()]) -> Settings:
     """Change some settings; the rest stay."""
-    if user["role"] not in ("owner", "admin"):
-        raise Refused("changing settings needs the owner or an admin", 403)
-    current = console_settings.load(repo.get_settings(conn))
-    new = console_settings.merge(current, patch)
-    repo.put_settings(conn, new.model_dump())
-    return new.model_dump()
+    return settings.update_settings(uow, user, patch)

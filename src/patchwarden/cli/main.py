@@ -1,4 +1,6 @@
-"""`patchwarden` command line: scan, feeds, server, tokens, records."""
+"""`patchwarden` commands: scan, feeds, server, db, tokens, records. Each one parses its
+options, composes what it needs (a unit of work, the advisory store, the agent's collectors)
+and calls services; output formats live beside it."""
 
 from __future__ import annotations
 
@@ -104,7 +106,7 @@ def scan(
 
     Exit code 0 when no findings, 1 when findings (at or above --fail-on), 2 on input errors.
     """
-    from patchwarden.services.scan import scan_host
+    from patchwarden.cli.scan import scan_host
 
     try:
         result = scan_host(
@@ -118,7 +120,7 @@ def scan(
     except PatchwardenError as exc:
         fail(str(exc))
         return
-    from patchwarden.report import print_table, scan_document
+    from patchwarden.cli.output import print_table, scan_document
 
     if fmt == "json":
         text = json.dumps(scan_document(result.inventory, result.matches, result.errors), indent=2)
@@ -152,16 +154,19 @@ def feeds() -> None:
 )
 def feeds_import(data_dir: Path | None, specs: tuple[str, ...], bundled: bool) -> None:
     """Import feed files or directories into the local advisory store (transactional)."""
+    from patchwarden.cli.progress import RichFeedProgress
+    from patchwarden.core.clock import Clock
     from patchwarden.services.feeds import bundled_specs, import_spec
     from patchwarden.storage.advisory_store import AdvisoryStore
 
     all_specs = list(specs) + (bundled_specs() if bundled else [])
     if not all_specs:
         fail("nothing to import: give [KIND:]PATH arguments or --bundled")
+    progress = RichFeedProgress(err_console)
     try:
         with AdvisoryStore.in_dir(_data_dir(data_dir)) as store:
             for spec in all_specs:
-                stats, skipped = import_spec(store, spec, console=err_console)
+                stats, skipped = import_spec(store, spec, Clock(), progress)
                 click.echo(
                     f"{stats.kind}: {stats.location}: {stats.records} records stored"
                     f" ({stats.affected} affected packages), {skipped} skipped"
@@ -179,7 +184,10 @@ def feeds_sync(
     data_dir: Path | None, sources: tuple[str, ...], urls: tuple[str, ...], timeout: float
 ) -> None:
     """Download the official feeds over HTTPS (conditional requests) and import them."""
-    from patchwarden.services.feeds import sync_sources
+    from patchwarden.cli.progress import RichFeedProgress
+    from patchwarden.core.clock import Clock
+    from patchwarden.services.feeds import http_client, sync_sources
+    from patchwarden.storage.advisory_store import AdvisoryStore
 
     overrides = {}
     for item in urls:
@@ -187,10 +195,18 @@ def feeds_sync(
         if not sep or not url:
             fail(f"--url wants NAME=URL, got {item!r}")
         overrides[name] = url
+    root = _data_dir(data_dir)
     try:
-        results = sync_sources(
-            _data_dir(data_dir), sources, overrides, timeout=timeout, console=err_console
-        )
+        with AdvisoryStore.in_dir(root) as store, http_client(timeout) as client:
+            results = sync_sources(
+                store,
+                client,
+                root / "feeds",
+                sources,
+                overrides,
+                Clock(),
+                RichFeedProgress(err_console),
+            )
     except PatchwardenError as exc:
         fail(str(exc))
         return
@@ -252,15 +268,19 @@ def server(data_dir: Path | None, host: str, port: int, no_scheduler: bool, tick
 
 
 def _console_db(data_dir: Path | None) -> Any:
-    """Migrated engine of the console database for one-off commands."""
+    """A migrated console database for one-off commands: (unit of work, config, engine)."""
     from patchwarden.server.config import ServerConfig
+    from patchwarden.services.index import MemoryIndex
     from patchwarden.storage.db import make_engine
     from patchwarden.storage.migrate import upgrade
+    from patchwarden.storage.uow import SqlUnitOfWork
 
     config = ServerConfig.from_env(_data_dir(data_dir))
     config.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(config.database_url)
-    return make_engine(config.database_url), config
+    engine = make_engine(config.database_url)
+    # These commands read no advisories: an empty index stands in for the store.
+    return SqlUnitOfWork(engine, MemoryIndex()), config, engine
 
 
 @main.group()
@@ -272,7 +292,7 @@ def db() -> None:
 @data_dir_option
 def db_upgrade(data_dir: Path | None) -> None:
     """Apply database migrations (the server also does this at start)."""
-    engine, config = _console_db(data_dir)
+    _, config, engine = _console_db(data_dir)
     engine.dispose()
     click.echo(f"database at head: {config.database_url.split('@')[-1]}")
 
@@ -287,11 +307,9 @@ def enrolment_token() -> None:
 def enrolment_token_create(data_dir: Path | None) -> None:
     """Print a new one-time enrolment token (valid 7 days)."""
     from patchwarden.services.agents import create_enrolment_token
-    from patchwarden.storage.db import transaction
 
-    engine, config = _console_db(data_dir)
-    with transaction(engine) as conn:
-        token = create_enrolment_token(conn, config.clock.now())
+    uow, config, engine = _console_db(data_dir)
+    token = create_enrolment_token(uow, config.clock)
     engine.dispose()
     click.echo(token)
 
@@ -306,16 +324,10 @@ def api_token() -> None:
 @click.option("--user", "user_name", required=True, help="User name (created if missing).")
 def api_token_create(data_dir: Path | None, user_name: str) -> None:
     """Print a new API token for USER (the first user created is the owner)."""
-    from patchwarden.services import tokens
-    from patchwarden.storage import repositories as repo
-    from patchwarden.storage.db import transaction
+    from patchwarden.services.users import create_api_token
 
-    engine, config = _console_db(data_dir)
-    token = tokens.new_secret(tokens.API_PREFIX)
-    with transaction(engine) as conn:
-        now = config.clock.now()
-        user_id = repo.ensure_user(conn, user_name, now)
-        repo.add_api_token(conn, user_id, tokens.digest(token), now)
+    uow, config, engine = _console_db(data_dir)
+    token = create_api_token(uow, config.clock, user_name)
     engine.dispose()
     click.echo(token)
 
@@ -360,7 +372,8 @@ def records(
     fmt: str,
 ) -> None:
     """A console's records, most urgent first (the REST API's filters)."""
-    from patchwarden.records_report import fetch_records, print_records
+    from patchwarden.cli.client import ConsoleClient
+    from patchwarden.cli.records import print_records
 
     filters = {
         k: v
@@ -375,7 +388,8 @@ def records(
         if v
     }
     try:
-        items, total = fetch_records(server, token, filters, limit, page_size)
+        with ConsoleClient(server, token) as client:
+            items, total = client.records(filters, limit, page_size)
     except PatchwardenError as exc:
         fail(str(exc))
     if fmt == "json":

@@ -29,7 +29,7 @@ def update_id(update: PendingUpdate) -> str:
     return f"{update.repository}:{source}={update.candidate_version}"
 
 
-def repository_matches(inv: Inventory) -> list[Match]:
+def pending_update_matches(inv: Inventory) -> list[Match]:
     """One finding per (package, CVE) of every pending security update."""
     out: list[Match] = []
     packages = {p.name: p for p in inv.packages}

@@ -1,10 +1,13 @@
-"""Local scan use case: inventory this host (or a root), match, enrich (`patchwarden scan`)."""
+"""`patchwarden scan`: inventory this host (or a root) with the agent's collectors and match
+it with the console's detection service, against the local store plus feeds given on the
+command line. Composition only: no database, no console."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from rich.console import Console
 
@@ -15,7 +18,6 @@ from patchwarden.core.matching import Match
 from patchwarden.services.detection import detect
 from patchwarden.services.feeds import load_index
 from patchwarden.services.index import ChainedIndex
-from patchwarden.services.ports import AdvisoryIndex
 from patchwarden.storage.advisory_store import AdvisoryStore
 
 
@@ -34,7 +36,7 @@ def scan_host(
     feed_specs: Sequence[str] = (),
     online: bool = True,
     include_wont_fix: bool = False,
-    progress: Console | None = None,
+    progress: Optional[Console] = None,
 ) -> ScanResult:
     """Collect the inventory of `root`, match it against the store plus `feed_specs`."""
     if not root.exists():
@@ -52,6 +54,5 @@ def scan_host(
         for e in inv.collector_errors
     ] + errors
     with AdvisoryStore.in_dir(data_dir) as store:
-        index: AdvisoryIndex = ChainedIndex([store, extra])
-        found = detect(inv, index, include_wont_fix=include_wont_fix)
+        found = detect(inv, ChainedIndex([store, extra]), include_wont_fix=include_wont_fix)
     return ScanResult(inventory=inv, matches=found.matches, errors=errors + found.errors)

@@ -1,0 +1,355 @@
+"""Read side of the console: hosts, records with their history, vulnerabilities.
+
+Each view is a frozen dataclass in the shape the REST API answers with (the routes use them
+as response models); times are ISO 8601 strings, as the API has always written them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Optional
+
+from patchwarden.core.clock import Clock
+from patchwarden.services.errors import InvalidRequest, NotFound
+from patchwarden.services.ports import (
+    Host,
+    ListedRecord,
+    RecordFilter,
+    Settings,
+    StoredEvent,
+    UnitOfWork,
+)
+from patchwarden.services.records import OPEN_STATES
+
+MAX_PER_PAGE = 500
+_OPEN = tuple(s.value for s in OPEN_STATES)
+
+
+def _iso(value: Optional[datetime]) -> Optional[str]:
+    return value.isoformat() if value is not None else None
+
+
+def check_page(page: int, per_page: int) -> None:
+    """InvalidRequest unless `page` >= 1 and `per_page` within 1..MAX_PER_PAGE."""
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidRequest(f"page must be >= 1 and per_page within 1..{MAX_PER_PAGE}")
+
+
+@dataclass(frozen=True)
+class HostView:
+    """A host: online flag, OS and end-of-life, kernel facts (R-D7), last scan."""
+
+    id: str
+    hostname: str
+    machine_id: str
+    online: bool
+    last_seen_at: Optional[str]
+    last_scan_at: Optional[str]
+    enrolled_at: Optional[str]
+    agent_version: str
+    os: dict[str, Any]
+    """The OS release as the agent reported it ({} before the first inventory)."""
+    eol: bool
+    kernel: dict[str, Any]
+    packages: int
+    collector_errors: list[dict[str, Any]]
+    open_records: int
+
+
+@dataclass(frozen=True)
+class HostList:
+    """Every host."""
+
+    items: list[HostView]
+    total: int
+
+
+def host_view(host: Host, now: datetime, settings: Settings, open_records: int) -> HostView:
+    """The public form of a host."""
+    return HostView(
+        id=host.id,
+        hostname=host.hostname,
+        machine_id=host.machine_id,
+        online=settings.agent_online(host.last_seen_at, now),
+        last_seen_at=_iso(host.last_seen_at),
+        last_scan_at=_iso(host.last_inventory_at),
+        enrolled_at=_iso(host.enrolled_at),
+        agent_version=host.agent_version,
+        os=asdict(host.os) if host.os else {},
+        eol=bool(host.os and host.os.eol),
+        kernel=asdict(host.kernel) if host.kernel else {},
+        packages=host.packages,
+        collector_errors=[asdict(e) for e in host.collector_errors],
+        open_records=open_records,
+    )
+
+
+def list_hosts(uow: UnitOfWork, clock: Clock) -> HostList:
+    """Every host with its open record count."""
+    with uow.read():
+        settings = uow.settings.get()
+        counts = uow.records.counts_by_host(OPEN_STATES)
+        hosts = uow.hosts.list()
+    now = clock.now()
+    items = [host_view(h, now, settings, counts.get(h.id, 0)) for h in hosts]
+    return HostList(items, len(items))
+
+
+def get_host(uow: UnitOfWork, clock: Clock, host_id: str) -> HostView:
+    """One host."""
+    with uow.read():
+        settings = uow.settings.get()
+        host = uow.hosts.get(host_id)
+        if host is None:
+            raise NotFound(f"unknown host {host_id}")
+        count = uow.records.counts_by_host(OPEN_STATES).get(host_id, 0)
+    return host_view(host, clock.now(), settings, count)
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A record as the list shows it."""
+
+    id: int
+    host_id: str
+    hostname: str
+    vuln_id: str
+    cves: list[str]
+    type: str
+    package: str
+    source_package: str
+    installed_version: str
+    fixed_version: Optional[str]
+    status: str
+    severity: str
+    cvss: Optional[float]
+    urgency: float
+    bucket: str
+    exploitable: bool
+    epss: Optional[float]
+    method: str
+    confidence: str
+    restart_required: bool
+    reason: str
+    advisories: list[str]
+    occurrence: int
+    first_seen: Optional[str]
+    last_seen: Optional[str]
+    status_changed_at: Optional[str]
+    undetected_since: Optional[str]
+    ignored_reason: Optional[str]
+    ignored_by: Optional[str]
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One move in a record's history: who, when, why."""
+
+    id: int
+    at: Optional[str]
+    actor: str
+    trigger: str
+    from_state: Optional[str]
+    to_state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordDetailView(RecordView):
+    """A record with the advisory summary and its full history."""
+
+    summary: str
+    history: list[EventView]
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """One page of records."""
+
+    items: list[RecordView]
+    total: int
+    page: int
+    per_page: int
+
+
+def _record_fields(listed: ListedRecord) -> dict[str, Any]:
+    s, rec, d = listed.stored, listed.stored.record, listed.stored.detail
+    return {
+        "id": s.id,
+        "host_id": s.host_id,
+        "hostname": listed.hostname,
+        "vuln_id": s.vuln_id,
+        "cves": list(d.cves),
+        "type": rec.vuln_type.value,
+        "package": d.package,
+        "source_package": d.source_package,
+        "installed_version": d.installed_version,
+        "fixed_version": d.fixed_version,
+        "status": rec.state.value,
+        "severity": rec.severity.value,
+        "cvss": d.cvss,
+        "urgency": d.urgency,
+        "bucket": d.bucket,
+        "exploitable": d.exploitable,
+        "epss": d.epss,
+        "method": d.method,
+        "confidence": d.confidence,
+        "restart_required": d.restart_required,
+        "reason": d.reason,
+        "advisories": list(d.advisories),
+        "occurrence": rec.occurrence,
+        "first_seen": _iso(rec.first_seen),
+        "last_seen": _iso(rec.last_seen),
+        "status_changed_at": _iso(rec.changed_at),
+        "undetected_since": _iso(rec.undetected_since),
+        "ignored_reason": rec.ignored_reason,
+        "ignored_by": rec.ignored_by,
+    }
+
+
+def record_view(listed: ListedRecord) -> RecordView:
+    """The public form of a record."""
+    return RecordView(**_record_fields(listed))
+
+
+def _event_view(e: StoredEvent) -> EventView:
+    ev = e.event
+    return EventView(
+        id=e.id,
+        at=_iso(ev.at),
+        actor=ev.actor,
+        trigger=ev.trigger.value,
+        from_state=ev.from_state.value if ev.from_state else None,
+        to_state=ev.to_state.value,
+        reason=ev.reason,
+    )
+
+
+def _csv(value: Optional[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def list_records(
+    uow: UnitOfWork,
+    *,
+    type: Optional[str] = None,
+    severity: Optional[str] = None,
+    status: Optional[str] = None,
+    host: Optional[str] = None,
+    exploitable: Optional[bool] = None,
+    bucket: Optional[str] = None,
+    vuln_id: Optional[str] = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> RecordPage:
+    """Filtered, most-urgent-first page of records (R-D10 exploitable filter, R-D11 sort).
+
+    Comma lists select several values. `status` defaults to the open list (not fixed, not
+    ignored: R-L5); `status=all` lifts it.
+    """
+    check_page(page, per_page)
+    statuses = _csv(status)
+    if not statuses:
+        statuses = _OPEN
+    elif statuses == ("all",):
+        statuses = ()
+    where = RecordFilter(
+        types=_csv(type),
+        severities=_csv(severity),
+        statuses=statuses,
+        host=host or "",
+        exploitable=exploitable,
+        buckets=_csv(bucket),
+        vuln_id=vuln_id or "",
+    )
+    with uow.read():
+        rows, total = uow.records.query(where, page, per_page)
+    return RecordPage([record_view(r) for r in rows], total, page, per_page)
+
+
+def record_detail(uow: UnitOfWork, record_id: int) -> RecordDetailView:
+    """One record with its history."""
+    with uow.read():
+        listed = uow.records.get(record_id)
+        if listed is None:
+            raise NotFound(f"unknown record {record_id}")
+        history = uow.events.of_record(record_id)
+    return RecordDetailView(
+        **_record_fields(listed),
+        summary=listed.stored.detail.summary,
+        history=[_event_view(e) for e in history],
+    )
+
+
+@dataclass(frozen=True)
+class VulnerabilityView:
+    """One vulnerability's open records: affected hosts and records, the worst of them."""
+
+    vuln_id: str
+    type: str
+    hosts: int
+    records: int
+    severity: str
+    urgency: float
+    exploitable: bool
+
+
+@dataclass(frozen=True)
+class VulnerabilityPage:
+    """One page of vulnerabilities."""
+
+    items: list[VulnerabilityView]
+    total: int
+    page: int
+    per_page: int
+
+
+def vulnerabilities(uow: UnitOfWork, page: int = 1, per_page: int = 50) -> VulnerabilityPage:
+    """Open records grouped by vulnerability with affected-host counts, most urgent first."""
+    check_page(page, per_page)
+    with uow.read():
+        groups, total = uow.records.vulnerabilities(OPEN_STATES, page, per_page)
+    items = [
+        VulnerabilityView(
+            g.vuln_id, g.type, g.hosts, g.records, g.severity.value, g.urgency, g.exploitable
+        )
+        for g in groups
+    ]
+    return VulnerabilityPage(items, total, page, per_page)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """An agent job (scan, verify …) and its outcome."""
+
+    id: int
+    host_id: str
+    kind: str
+    params: dict[str, Any]
+    status: str
+    requested_by: str
+    created_at: Optional[str]
+    finished_at: Optional[str]
+    result: Optional[Any]
+    error: Optional[str]
+
+
+def job(uow: UnitOfWork, job_id: int) -> JobView:
+    """One job by id."""
+    with uow.read():
+        found = uow.jobs.get(job_id)
+    if found is None:
+        raise NotFound(f"unknown job {job_id}")
+    return JobView(
+        id=found.id,
+        host_id=found.host_id,
+        kind=found.kind,
+        params=found.params,
+        status=found.status.value,
+        requested_by=found.requested_by,
+        created_at=_iso(found.created_at),
+        finished_at=_iso(found.finished_at),
+        result=found.result,
+        error=found.error,
+    )
