@@ -40,7 +40,7 @@ from tests.pg import free_port, running_postgres  # noqa: E402
 
 from patchwarden.agent.collectors.rpm_manifest import load_rpm_manifest  # noqa: E402
 from patchwarden.core.clock import Clock  # noqa: E402
-from patchwarden.core.inventory import Host, Inventory, OsRelease, Package  # noqa: E402
+from patchwarden.core.inventory import Evidence, Host, Inventory, OsRelease, Package  # noqa: E402
 from patchwarden.protocol import v1  # noqa: E402
 from patchwarden.services import tokens  # noqa: E402
 from patchwarden.services.feeds import import_spec  # noqa: E402
@@ -83,6 +83,7 @@ def host_inventories(count: int) -> list[Inventory]:
                 os=OS,
                 packages=pkgs,
                 collectors=("os-release@1", "rpm@1"),
+                covered=(Evidence.INSTALLED_PACKAGES.value,),
                 collected_at=datetime.now(timezone.utc).isoformat(),
             )
         )

@@ -83,12 +83,24 @@ def _detail_values(detail: RecordDetail) -> dict[str, Any]:
 
 
 def _detail(row: Any) -> RecordDetail:
-    values = {c: getattr(row, c) for c in DETAIL_COLUMNS}
-    values["cves"] = tuple(values["cves"] or ())
-    values["advisories"] = tuple(values["advisories"] or ())
-    values["exploitable"] = bool(values["exploitable"])
-    values["restart_required"] = bool(values["restart_required"])
-    return RecordDetail(**values)
+    return RecordDetail(
+        package=row.package,
+        source_package=row.source_package,
+        installed_version=row.installed_version,
+        fixed_version=row.fixed_version,
+        cves=tuple(row.cves or ()),
+        advisories=tuple(row.advisories or ()),
+        summary=row.summary,
+        cvss=row.cvss,
+        exploitable=bool(row.exploitable),
+        epss=row.epss,
+        method=row.method,
+        confidence=row.confidence,
+        restart_required=bool(row.restart_required),
+        reason=row.reason,
+        urgency=row.urgency,
+        bucket=row.bucket,
+    )
 
 
 def _stored(row: Any) -> StoredRecord:
@@ -100,6 +112,20 @@ def _stored(row: Any) -> StoredRecord:
         record=_record(row),
         detail=_detail(row),
     )
+
+
+def _changed(stored: StoredRecord, rec: Record, detail: Optional[RecordDetail]) -> dict[str, Any]:
+    """The columns whose values differ between `stored` and (`rec`, `detail`)."""
+    values: dict[str, Any] = {}
+    # Equal dataclasses first: most records of a report keep their detail, and the
+    # column-by-column comparison is what an upload of hundreds of records spends time on.
+    if rec != stored.record:
+        old = _lifecycle_values(stored.record)
+        values.update((k, v) for k, v in _lifecycle_values(rec).items() if old[k] != v)
+    if detail is not None and detail != stored.detail:
+        old = _detail_values(stored.detail)
+        values.update((k, v) for k, v in _detail_values(detail).items() if old[k] != v)
+    return values
 
 
 def _where(f: RecordFilter) -> Any:
@@ -188,11 +214,7 @@ class SqlRecordRepository:
         """
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for stored, rec, detail in changes:
-            old = {**_lifecycle_values(stored.record), **_detail_values(stored.detail)}
-            new = _lifecycle_values(rec)
-            if detail is not None:
-                new.update(_detail_values(detail))
-            values = {k: v for k, v in new.items() if old[k] != v}
+            values = _changed(stored, rec, detail)
             if not values:
                 continue
             groups.setdefault(tuple(values), []).append(
