@@ -14,13 +14,15 @@ from patchwarden.services.users import authenticate_user
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def get_clock(request: Request) -> Clock:
+# The two cheap dependencies are coroutines: FastAPI would run plain functions in its thread
+# pool, one hop each per request.
+async def get_clock(request: Request) -> Clock:
     """The app's clock (injectable: tests move it by days)."""
     clock: Clock = request.app.state.config.clock
     return clock
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     """A fresh unit of work on the console database (services open its transactions)."""
     uow: UnitOfWork = request.app.state.new_uow()
     return uow
