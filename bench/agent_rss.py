@@ -63,7 +63,7 @@ def main() -> None:
 
         def token() -> str:
             return subprocess.run(
-                [PATCHWARDEN, "enrolment-token", "create", "--data-dir", str(data)],
+                [PATCHWARDEN, "enrolment-token", "create", "--data-dir", str(data), "--init"],
                 capture_output=True, text=True, env=env, check=True,
             ).stdout.strip()  # fmt: skip
 

@@ -23,6 +23,7 @@ from patchwarden.core.vocabulary import VulnType
 from patchwarden.services.index import MemoryIndex
 from patchwarden.services.ports import (
     Advisories,
+    ApiToken,
     Host,
     HostFacts,
     Job,
@@ -32,6 +33,7 @@ from patchwarden.services.ports import (
     NewRecord,
     RecordDetail,
     RecordFilter,
+    Role,
     Settings,
     StoredEvent,
     StoredRecord,
@@ -42,12 +44,21 @@ from patchwarden.services.ports import (
 
 
 @dataclass
+class _Token:
+    id: int
+    user_id: int
+    created_at: datetime
+    last_used_at: Optional[datetime]
+    expires_at: Optional[datetime]
+
+
+@dataclass
 class _Tables:
     hosts: dict[str, tuple[Host, str]] = field(default_factory=dict)
     """host id -> (host, secret digest)."""
     users: dict[int, User] = field(default_factory=dict)
-    tokens: dict[str, tuple[int, int, Optional[datetime]]] = field(default_factory=dict)
-    """token digest -> (token id, user id, last used)."""
+    tokens: dict[str, _Token] = field(default_factory=dict)
+    """token digest -> token."""
     enrolment: dict[str, dict[str, Any]] = field(default_factory=dict)
     records: dict[int, StoredRecord] = field(default_factory=dict)
     events: list[tuple[int, int, RecordEvent]] = field(default_factory=list)
@@ -124,28 +135,62 @@ class FakeHosts(_Repo):
 class FakeUsers(_Repo):
     """`UserRepository` in memory."""
 
-    def ensure(self, name: str, now: datetime) -> int:
-        for user in self.t.users.values():
-            if user.name == name:
-                return user.id
-        user_id = self.t.new_id("users")
-        self.t.users[user_id] = User(user_id, name, "admin" if self.t.users else "owner")
-        return user_id
+    def get(self, name: str) -> Optional[User]:
+        return next((u for u in self.t.users.values() if u.name == name), None)
 
-    def add_api_token(self, user_id: int, token_hash: str, now: datetime) -> None:
-        self.t.tokens[token_hash] = (self.t.new_id("tokens"), user_id, None)
+    def add(self, name: str, role: Role, now: datetime) -> User:
+        user = User(self.t.new_id("users"), name, role)
+        self.t.users[user.id] = user
+        return user
+
+    def all(self) -> list[User]:
+        return sorted(self.t.users.values(), key=lambda u: u.name)
+
+    def owners(self) -> list[User]:
+        return sorted(
+            (u for u in self.t.users.values() if u.role is Role.OWNER), key=lambda u: u.id
+        )
+
+    def set_role(self, user_id: int, role: Role) -> None:
+        self.t.users[user_id] = replace(self.t.users[user_id], role=role)
+
+    def remove(self, user_id: int) -> None:
+        del self.t.users[user_id]
+        for digest in [d for d, t in self.t.tokens.items() if t.user_id == user_id]:
+            del self.t.tokens[digest]
+
+    def add_api_token(
+        self, user_id: int, token_hash: str, now: datetime, expires_at: Optional[datetime]
+    ) -> int:
+        token = _Token(self.t.new_id("tokens"), user_id, now, None, expires_at)
+        self.t.tokens[token_hash] = token
+        return token.id
+
+    def _listed(self, t: _Token) -> ApiToken:
+        return ApiToken(
+            t.id, self.t.users[t.user_id].name, t.created_at, t.last_used_at, t.expires_at
+        )
+
+    def tokens(self) -> list[ApiToken]:
+        return [self._listed(t) for t in sorted(self.t.tokens.values(), key=lambda t: t.id)]
+
+    def revoke_token(self, token_id: int) -> Optional[ApiToken]:
+        for digest, t in self.t.tokens.items():
+            if t.id == token_id:
+                del self.t.tokens[digest]
+                return self._listed(t)
+        return None
 
     def by_token(self, token_hash: str) -> Optional[TokenOwner]:
-        found = self.t.tokens.get(token_hash)
-        if found is None:
+        t = self.t.tokens.get(token_hash)
+        if t is None:
             return None
-        token_id, user_id, used = found
-        return TokenOwner(self.t.users[user_id], token_id, used)
+        return TokenOwner(self.t.users[t.user_id], t.id, t.last_used_at, t.expires_at)
 
     def mark_token_used(self, token_id: int, now: datetime) -> None:
-        for digest, (tid, user_id, _) in self.t.tokens.items():
-            if tid == token_id:
-                self.t.tokens[digest] = (tid, user_id, now)
+        for t in self.t.tokens.values():
+            if t.id == token_id:
+                t.last_used_at = now
 
 
 class FakeEnrolment(_Repo):

@@ -416,7 +416,7 @@ def make_fleet(base: Path, feeds: FleetFeeds, database_url: str = "") -> Fleet:
         extra["PATCHWARDEN_DATABASE_URL"] = database_url
     env = clean_env(**extra)
     token = pw(
-        "api-token", "create", "--user", "alice", "--data-dir", str(data_dir), env=env
+        "api-token", "create", "--user", "alice", "--data-dir", str(data_dir), "--init", env=env
     ).strip()
     console = Console(data_dir, env, token)
     roots = build_roots(base / "roots")

@@ -257,7 +257,9 @@ def session(
         if f.name.startswith("advisories.db"):
             shutil.copy(f, data_dir / f.name)
     env = clean_env(PATCHWARDEN_DATABASE_URL=db_url)
-    token = pw("api-token", "create", "--user", "alice", "--data-dir", str(data_dir), env=env)
+    token = pw(
+        "api-token", "create", "--user", "alice", "--data-dir", str(data_dir), "--init", env=env
+    )
     enrolment = [
         pw("enrolment-token", "create", "--data-dir", str(data_dir), env=env).strip()
         for _ in range(3)

@@ -49,9 +49,11 @@ def test_heartbeats_need_the_agents_own_secret_and_record_contact(world: World) 
 
 def test_an_agent_cannot_report_on_another_hosts_job(world: World) -> None:
     from patchwarden.services.actions import run_action
+    from patchwarden.services.ports import Role, User
 
     a, b = world.enrol("a"), world.enrol("b")
-    batch = run_action(world.uow, world.clock, "alice", "scan", host_ids=[a.host_id])
+    alice = User(1, "alice", Role.ADMIN)
+    batch = run_action(world.uow, world.clock, alice, "scan", host_ids=[a.host_id])
     job_id = batch.items[0].job_id
     result = {"job_id": job_id, "ok": True, "report_id": "result-0003"}
     with pytest.raises(NotFound, match=f"unknown job {job_id}"):

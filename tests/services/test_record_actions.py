@@ -11,13 +11,16 @@ from patchwarden.protocol import v1
 from patchwarden.services import agents, views
 from patchwarden.services.actions import RecordBatch, run_action
 from patchwarden.services.errors import InvalidRequest
+from patchwarden.services.ports import Role, User
 from patchwarden.services.settings import update_settings
 from patchwarden.services.users import authenticate_user, create_api_token
 from tests.services.conftest import BASH, CURL, OPENSSL, World, debian_host
 
+ALICE = User(1, "alice", Role.ADMIN)
+
 
 def act(world: World, action: str, ids: list[int], reason: str = "") -> RecordBatch:
-    batch = run_action(world.uow, world.clock, "alice", action, ids, reason=reason)
+    batch = run_action(world.uow, world.clock, ALICE, action, ids, reason=reason)
     assert isinstance(batch, RecordBatch)
     return batch
 
@@ -118,4 +121,4 @@ def test_ignore_needs_a_reason_hides_the_record_and_unignore_restores_it(world: 
 
 def test_record_actions_need_record_ids(world: World) -> None:
     with pytest.raises(InvalidRequest, match="ignore needs record_ids"):
-        run_action(world.uow, world.clock, "alice", "ignore")
+        run_action(world.uow, world.clock, ALICE, "ignore")

@@ -6,10 +6,12 @@ from datetime import timedelta
 
 from patchwarden.services import agents
 from patchwarden.services.actions import ScanBatch, run_action
+from patchwarden.services.ports import Role, User
 from patchwarden.services.scheduler import tick
 from tests.services.conftest import World, debian_host
 
 HOUR = timedelta(hours=1)
+ALICE, BOB = User(1, "alice", Role.ADMIN), User(2, "bob", Role.ADMIN)
 
 
 def test_the_cycle_queues_a_scan_once_per_stale_host(world: World) -> None:
@@ -35,8 +37,8 @@ def test_the_cycle_queues_a_scan_once_per_stale_host(world: World) -> None:
 def test_a_user_scan_queues_a_scan_per_host_even_with_one_waiting(world: World) -> None:
     # Unlike the cycle, a user's request is always honoured with a job of its own.
     a, b = world.enrol("a"), world.enrol("b")
-    first = run_action(world.uow, world.clock, "alice", "scan", host_ids="all")
-    again = run_action(world.uow, world.clock, "bob", "scan", host_ids=[a.host_id])
+    first = run_action(world.uow, world.clock, ALICE, "scan", host_ids="all")
+    again = run_action(world.uow, world.clock, BOB, "scan", host_ids=[a.host_id])
     assert isinstance(first, ScanBatch) and isinstance(again, ScanBatch)
     assert [q.host_id for q in first.items] == [a.host_id, b.host_id]
     assert again.items[0].job_id not in {q.job_id for q in first.items}
@@ -65,7 +67,7 @@ def test_only_the_lease_holder_ticks(world: World) -> None:
 
 def test_stale_claims_go_back_to_the_queue(world: World) -> None:
     agent = world.enrol()
-    run_action(world.uow, world.clock, "alice", "scan", host_ids="all")
+    run_action(world.uow, world.clock, ALICE, "scan", host_ids="all")
     [job] = agents.claim_jobs(world.uow, world.clock, agent.auth).jobs
     world.clock.advance(timedelta(minutes=16))
     summary = tick(world.uow, world.clock, "replica-a", timedelta(minutes=5))

@@ -1,7 +1,9 @@
 """Agent configuration and state on disk: `/var/lib/patchwarden` unless `--state-dir` says else.
 
-`agent.json` holds the server URL and the per-agent credentials (mode 0600); `outbox/` holds
-uploads not yet acknowledged, so an agent killed mid-upload resends them on its next start.
+`agent.json` holds the server URL and the per-agent credentials; `outbox/` holds uploads not
+yet acknowledged, so an agent killed mid-upload resends them on its next start; `cache/` what
+collectors fetched once. Inventories and credentials are the agent's alone: the directories
+the agent creates are 0700 and every file it writes is 0600.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import List, Optional
 DEFAULT_STATE_DIR = Path("/var/lib/patchwarden")
 STATE_FILE = "agent.json"
 OUTBOX = "outbox"
+CACHE = "cache"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 class StateError(Exception):
@@ -31,12 +36,23 @@ class AgentState:
     secret: str
 
 
+def prepare(state_dir: Path) -> None:
+    """Create the state directory and its outbox and cache, each 0700.
+
+    Directories that exist keep their mode (a state dir made by an older agent is 0755, but
+    everything in it was written 0600).
+    """
+    for path in (state_dir, state_dir / OUTBOX, state_dir / CACHE):
+        # mkdir(parents=True) gives missing parents the umask's mode: the state dir itself
+        # comes first so that it gets 0700 too.
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write atomically with mode 0600 (credentials, pending uploads)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=path.name + ".")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, PRIVATE_FILE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -61,13 +77,15 @@ def load(state_dir: Path) -> Optional[AgentState]:
 
 
 def save(state_dir: Path, state: AgentState) -> None:
-    """Persist the enrolment (credentials readable by root only)."""
+    """Persist the enrolment (credentials readable by the agent's user only)."""
+    prepare(state_dir)
     _write_private(state_dir / STATE_FILE, json.dumps(asdict(state), indent=2).encode())
 
 
 def outbox_put(state_dir: Path, report_id: str, body: bytes) -> Path:
     """Keep an upload until the console acknowledges it."""
     path = state_dir / OUTBOX / f"{report_id}.json.gz"
+    prepare(state_dir)
     _write_private(path, body)
     return path
 

@@ -1,5 +1,6 @@
 """`patchwarden`: the command group. Each area's commands live in their own module
-(`scan`, `feeds_commands`, `console_commands`, `records_command`) and register here."""
+(`scan`, `feeds_commands`, `console_commands`, `users_command`, `records_command`) and register
+here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 
 import click
 
-from patchwarden.cli import console_commands, feeds_commands, records_command, scan
+from patchwarden.cli import console_commands, feeds_commands, records_command, scan, users_command
 
 
 @click.group()
@@ -28,6 +29,7 @@ for command in (
     console_commands.db,
     console_commands.enrolment_token,
     console_commands.api_token,
+    users_command.users,
     records_command.records,
 ):
     main.add_command(command)

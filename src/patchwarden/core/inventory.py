@@ -10,6 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Optional, Tuple, Type, TypeVar
 
 from patchwarden.core.errors import InventoryError
+from patchwarden.core.text import text_problem
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -249,9 +250,12 @@ def _kind(value: Any) -> str:
 
 
 def _str(value: Any, where: str) -> str:
-    """A string."""
+    """A string the console can store: no NUL, no lone surrogate (`core.text`)."""
     if not isinstance(value, str):
         raise _malformed(where, f"must be str, got {_kind(value)}")
+    problem = text_problem(value)
+    if problem:
+        raise _malformed(where, problem)
     return value
 
 

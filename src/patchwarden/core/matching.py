@@ -341,6 +341,21 @@ def evaluate(affected: Affected, version: str, scheme: str) -> Verdict | None:
     return None
 
 
+_SHOWN = 80
+"""Characters of an unparseable version a skip message quotes (some are thousands long)."""
+
+
+def _brief(exc: InvalidVersion) -> str:
+    """The error's message, with a version longer than `_SHOWN` cut short."""
+    text = str(exc)
+    if len(exc.version) <= _SHOWN:
+        return text
+    head = f"invalid {exc.scheme} version {exc.version!r}"
+    why = text[len(head) :] if text.startswith(head) else ""
+    cut = f"{exc.version[:_SHOWN]!r}... ({len(exc.version)} characters)"
+    return f"invalid {exc.scheme} version {cut}{why}"
+
+
 def finding_id(advisory: Advisory) -> str:
     """The vulnerability a finding is about: the CVE when the advisory has exactly one."""
     cves = advisory.cves
@@ -370,7 +385,8 @@ def match_query(
         try:
             verdict = evaluate(affected, query.version, query.scheme)
         except InvalidVersion as exc:
-            errors.add(f"{advisory.id} {affected.package.ecosystem}/{affected.package.name}: {exc}")
+            where = f"{advisory.id} {affected.package.ecosystem}/{affected.package.name}"
+            errors.add(f"{where}: {_brief(exc)}")
             continue
         if verdict is None:
             continue

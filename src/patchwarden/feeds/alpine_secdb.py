@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from patchwarden.core.advisory import (
     Advisory,
     Affected,
@@ -28,11 +26,17 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import FeedError, MalformedRecord
-from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport
-from patchwarden.feeds.containers import iter_members
+from patchwarden.feeds.base import (
+    FeedItem,
+    FeedParser,
+    ParseReport,
+    may_hold_unstorable,
+    unstorable,
+)
+from patchwarden.feeds.containers import container_of, iter_members
+from patchwarden.feeds.decode import load_yaml
 from patchwarden.feeds.ranges import fixed_in
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CVE = re.compile(r"CVE[-_ ](\d{4})-(\d{4,})")
 _OTHER_ID = re.compile(r"\b([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+)\b")
 
@@ -49,12 +53,21 @@ class AlpineSecdbParser(FeedParser):
     kind = "alpine-secdb"
     version = 1
     description = "Alpine secdb YAML (secfixes per package), a file or a directory of them"
+    checks_text = True  # per package, in `_package`; ids are built from ASCII patterns
 
     def _parse(self, path: Path, report: ParseReport) -> Iterator[FeedItem]:
+        single = container_of(path) == "file"
         groups: dict[str, _Group] = {}
-        for member in iter_members(path, _is_yaml, report.ignored):
-            doc = _load(path, member.name, member.data)
-            _collect(member.name, doc, groups, report)
+        for member in iter_members(path, _is_yaml, report):
+            try:
+                doc = _load(member.data)
+            except ValueError as exc:
+                # One file given: the input is bad. One file of many: that file is skipped.
+                if single:
+                    raise FeedError(f"{path}: {exc}") from exc
+                report.skip(MalformedRecord(member.name, str(exc)))
+                continue
+            _collect(member.name, doc, groups, report, may_hold_unstorable(member.data))
         for vuln_id, group in groups.items():
             yield Advisory(
                 id=vuln_id,
@@ -68,47 +81,65 @@ def _is_yaml(name: str) -> bool:
     return name.lower().endswith((".yaml", ".yml"))
 
 
-def _load(path: Path, name: str, data: bytes) -> dict[str, Any]:
-    where = path if path.name == name else f"{path}/{name}"
-    try:
-        doc = yaml.load(data, Loader=_YAML_LOADER)  # CSafeLoader/SafeLoader: no object tags
-    except yaml.YAMLError as exc:
-        raise FeedError(f"{where}: not valid YAML: {exc}") from exc
+def _load(data: bytes) -> dict[str, Any]:
+    """One secdb file; ValueError saying why it is none."""
+    doc = load_yaml(data)
     if not isinstance(doc, dict) or not isinstance(doc.get("distroversion"), str):
-        raise FeedError(f"{where}: not an Alpine secdb file (no distroversion)")
+        raise ValueError("not an Alpine secdb file (no distroversion)")
+    if not isinstance(doc.get("packages") or [], list):
+        raise ValueError("not an Alpine secdb file (packages is not a list)")
     return doc
 
 
 def _collect(
-    name: str, doc: dict[str, Any], groups: dict[str, _Group], report: ParseReport
+    name: str, doc: dict[str, Any], groups: dict[str, _Group], report: ParseReport, suspect: bool
 ) -> None:
     ecosystem = f"Alpine:{doc['distroversion']}"
     packages = doc.get("packages") or []  # v3.3/community.yaml has `packages:` and nothing
-    if not isinstance(packages, list):
-        raise FeedError(f"{name}: packages is not a list")
     for index, entry in enumerate(packages):
-        pkg = entry.get("pkg") if isinstance(entry, dict) else None
-        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str):
-            report.skip(MalformedRecord(f"{name}:packages[{index}]", "no pkg.name"))
-            continue
-        record = f"{ecosystem}/{pkg['name']}"
-        secfixes = pkg.get("secfixes") or {}
-        if not isinstance(secfixes, dict):
-            report.skip(MalformedRecord(record, "secfixes is not a map"))
-            continue
-        for version, ids in secfixes.items():
-            _add_fix(record, ecosystem, pkg["name"], str(version), ids, groups, report)
+        # Each package is one record: its fixes join the groups only when all of it is good.
+        where = f"{name}:packages[{index}]"
+        fixes = report.attempt(where, _package, where, ecosystem, entry, report, suspect)
+        for vuln_id, others, affected in fixes or ():
+            group = groups.setdefault(vuln_id, _Group())
+            group.aliases.update(dict.fromkeys(others))
+            group.affected[affected] = None
 
 
-def _add_fix(
+_Fix = tuple[str, list[str], Affected]
+"""(advisory id, other ids naming the same flaw, the affected entry)."""
+
+
+def _package(
+    where: str, ecosystem: str, entry: Any, report: ParseReport, suspect: bool
+) -> list[_Fix]:
+    """The fixes one `packages[]` entry lists; MalformedRecord when it is unusable (also for
+    text that cannot be stored, looked for when the file is `suspect`)."""
+    pkg = entry.get("pkg") if isinstance(entry, dict) else None
+    if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str):
+        raise MalformedRecord(where, "no pkg.name")
+    record = f"{ecosystem}/{pkg['name']}"
+    secfixes = pkg.get("secfixes") or {}
+    if not isinstance(secfixes, dict):
+        raise MalformedRecord(record, "secfixes is not a map")
+    fixes: list[_Fix] = []
+    for version, ids in secfixes.items():
+        fixes.extend(_fixes(record, ecosystem, pkg["name"], str(version), ids, report))
+    for _, others, affected in fixes if suspect else ():
+        problem = unstorable(affected) or unstorable(tuple(others), "ids")
+        if problem is not None:
+            raise MalformedRecord(record, problem)
+    return fixes
+
+
+def _fixes(
     record: str,
     ecosystem: str,
     name: str,
     version: str,
     ids: Any,
-    groups: dict[str, _Group],
     report: ParseReport,
-) -> None:
+) -> Iterator[_Fix]:
     if not isinstance(ids, list):
         report.warn(record, f"secfixes {version!r} lists no ids; dropped")
         return
@@ -125,9 +156,7 @@ def _add_fix(
         # Each CVE of an entry is its own advisory; other ids (XSA, TALOS) name the same
         # flaw and become aliases. Without a CVE, the first other id is the advisory id.
         for vuln_id in cves or others[:1]:
-            group = groups.setdefault(vuln_id, _Group())
-            group.aliases.update(dict.fromkeys(others))
-            group.affected[affected] = None
+            yield vuln_id, others, affected
 
 
 def _ids(text: str) -> tuple[list[str], list[str]]:

@@ -25,15 +25,21 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import MalformedRecord
-from patchwarden.feeds.base import ParseReport
+from patchwarden.feeds.base import ParseReport, keep_storable
 from patchwarden.feeds.ranges import ALL_VERSIONS, fixed_in
 from patchwarden.feeds.releases import debian_ecosystem
 
 _TRACKER = "https://security-tracker.debian.org/tracker/"
 
 
-def parse_tracker(data: dict[str, Any], report: ParseReport) -> Iterator[Advisory]:
-    """Advisories of a decoded tracker JSON document, grouped by CVE across packages."""
+def parse_tracker(
+    data: dict[str, Any], report: ParseReport, suspect: bool = True
+) -> Iterator[Advisory]:
+    """Advisories of a decoded tracker JSON document, grouped by CVE across packages.
+
+    `suspect`: the document may hold NUL or lone surrogates (`base.may_hold_unstorable`), so
+    each advisory is checked before it is yielded.
+    """
     by_cve: dict[str, list[tuple[str, Any]]] = defaultdict(list)
     for package, cves in data.items():
         if not isinstance(cves, dict):
@@ -43,18 +49,14 @@ def parse_tracker(data: dict[str, Any], report: ParseReport) -> Iterator[Advisor
             by_cve[cve].append((package, entry))
     for cve, entries in by_cve.items():
         advisory = _advisory_or_skip(cve, entries, report)
-        if advisory is not None:
+        if advisory is not None and (not suspect or keep_storable(advisory, report)):
             yield advisory
 
 
 def _advisory_or_skip(
     cve: str, entries: list[tuple[str, Any]], report: ParseReport
 ) -> Advisory | None:
-    try:
-        return _advisory(cve, entries, report)
-    except MalformedRecord as exc:
-        report.skip(exc)
-        return None
+    return report.attempt(cve, _advisory, cve, entries, report)
 
 
 def _advisory(cve: str, entries: list[tuple[str, Any]], report: ParseReport) -> Advisory:

@@ -31,6 +31,7 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import FeedError, MalformedRecord
+from patchwarden.core.text import text_problem
 from patchwarden.feeds.base import ParseReport
 from patchwarden.feeds.ranges import ALL_VERSIONS, fixed_in
 from patchwarden.feeds.releases import debian_ecosystem
@@ -82,11 +83,16 @@ def parse_list(stream: TextIO, path: Path, report: ParseReport) -> Iterator[Advi
     entry: _Entry | None = None
     for number, raw in enumerate(stream, start=1):
         line = raw.rstrip("\n")
+        # Every string of an advisory comes from its lines: one that cannot be stored (NUL,
+        # a byte that is not UTF-8, kept by surrogateescape) spoils the advisory it is in.
+        problem = text_problem(line)
         header = _HEADER.match(line)
         if header:
             if entry is not None:
                 yield from _finish(entry, report)
             entry = _Entry(header["id"], number, header["date"], header["rest"].strip())
+            if problem:
+                entry.error = f"line {number} {problem}"
             continue
         if not line.strip():
             continue
@@ -94,8 +100,13 @@ def parse_list(stream: TextIO, path: Path, report: ParseReport) -> Iterator[Advi
             raise FeedError(
                 f"{path}: not a Debian DSA/DLA/DTSA list (line {number}: {line[:60]!r})"
             )
+        if problem and not entry.error:
+            entry.error = f"line {number} {problem}"
         if not entry.error:
-            entry.error = _add_line(entry, line, number, report)
+            try:
+                entry.error = _add_line(entry, line, number, report)
+            except Exception as exc:  # one advisory's line never ends the file (STYLE E4)
+                entry.error = f"line {number}: cannot be read: {type(exc).__name__}: {exc}"
     if entry is None:
         raise FeedError(f"{path}: not a Debian DSA/DLA/DTSA list (no advisory header)")
     yield from _finish(entry, report)
@@ -147,16 +158,20 @@ def _paren(text: str) -> tuple[Severity | None, str]:
 
 
 def _finish(entry: _Entry, report: ParseReport) -> Iterator[Advisory]:
+    advisory = report.attempt(entry.id, _advisory, entry)
+    if advisory is not None:
+        yield advisory
+
+
+def _advisory(entry: _Entry) -> Advisory:
     if entry.error:
-        report.skip(MalformedRecord(entry.id, entry.error))
-        return
+        raise MalformedRecord(entry.id, entry.error)
     try:
         published = _iso_date(entry.date)
     except ValueError:
-        report.skip(MalformedRecord(entry.id, f"line {entry.line}: bad date {entry.date!r}"))
-        return
+        raise MalformedRecord(entry.id, f"line {entry.line}: bad date {entry.date!r}") from None
     ratings = [a.severity for a in entry.affected if a.severity]
-    yield Advisory(
+    return Advisory(
         id=entry.id,
         source="debian-tracker",
         aliases=tuple(dict.fromkeys(entry.cves)),

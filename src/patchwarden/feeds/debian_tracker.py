@@ -8,16 +8,15 @@ are listed in `ParseReport.ignored`.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from patchwarden.core.errors import FeedError
-from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport
-from patchwarden.feeds.containers import read_bytes
+from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport, may_hold_unstorable
+from patchwarden.feeds.containers import dir_files, read_bytes
 from patchwarden.feeds.debian_json import parse_tracker
 from patchwarden.feeds.debian_lists import parse_list
+from patchwarden.feeds.decode import load_json
 
 _LIST_NAMES = ("DSA", "DLA", "DTSA")
 
@@ -28,36 +27,36 @@ class DebianTrackerParser(FeedParser):
     kind = "debian-tracker"
     version = 1
     description = "Debian security tracker JSON, or DSA/DLA/DTSA list files (or a dir of them)"
+    checks_text = True
 
     def _parse(self, path: Path, report: ParseReport) -> Iterator[FeedItem]:
         if not path.is_dir():
             yield from self._parse_file(path, report)
             return
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames.sort()
-            for fname in sorted(filenames):
-                full = Path(dirpath) / fname
-                if is_advisory_list_name(full) or fname.endswith(".json"):
-                    yield from self._parse_file(full, report)
-                else:
-                    report.ignored.append(full.relative_to(path).as_posix())
+        # Links out of the directory are skipped (`containers.dir_files`).
+        for rel, full in dir_files(path, report.skip, report.ignored):
+            if is_advisory_list_name(Path(rel)) or rel.endswith(".json"):
+                yield from self._parse_file(full, report)
+            else:
+                report.ignored.append(rel)
 
     @staticmethod
     def _parse_file(path: Path, report: ParseReport) -> Iterator[FeedItem]:
         if _first_byte(path) == b"{":
+            raw = read_bytes(path)
             try:
-                data = json.loads(read_bytes(path))
+                data = load_json(raw)
             except ValueError as exc:
-                raise FeedError(f"{path}: not valid JSON: {exc}") from exc
+                raise FeedError(f"{path}: {exc}") from exc
             if not isinstance(data, dict):
                 raise FeedError(f"{path}: tracker JSON must be an object of source packages")
-            yield from parse_tracker(data, report)
+            yield from parse_tracker(data, report, may_hold_unstorable(raw))
             return
         try:
-            with path.open(encoding="utf-8") as stream:
+            # A byte that is not UTF-8 spoils one advisory, not the file: surrogateescape
+            # keeps it as a lone surrogate, which `parse_list` refuses with its line.
+            with path.open(encoding="utf-8", errors="surrogateescape") as stream:
                 yield from parse_list(stream, path, report)
-        except UnicodeDecodeError as exc:
-            raise FeedError(f"{path}: not UTF-8 text: {exc}") from exc
         except OSError as exc:
             raise FeedError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import gzip
 import lzma
-import os
 import re
 import tarfile
 import zlib
 from pathlib import Path
 
 from patchwarden.core.errors import FeedError
-from patchwarden.feeds.containers import TAR_SUFFIXES
+from patchwarden.feeds.containers import TAR_SUFFIXES, BoundedTarInfo, dir_files
 from patchwarden.feeds.debian_tracker import is_advisory_list_name
 
 _HEAD = 16384
@@ -42,22 +41,20 @@ def detect_kind(path: str | Path, kinds: tuple[str, ...] = ()) -> str:
 
 def _dir_kind(root: Path) -> str | None:
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fname in sorted(filenames):
-            full = Path(dirpath) / fname
-            # Archives inside a directory are not read by the directory parsers.
-            if fname.lower().endswith((".zip", *TAR_SUFFIXES)):
-                continue
-            try:
-                kind = _file_kind(full)
-            except FeedError:
-                kind = None
-            if kind is not None:
-                return kind
-            seen += 1
-            if seen >= _DIR_SCAN_LIMIT:
-                return None
+    # Links out of the directory are not looked at, as the parsers will not read them.
+    for rel, full in dir_files(root, lambda _: None):
+        # Archives inside a directory are not read by the directory parsers.
+        if rel.lower().endswith((".zip", *TAR_SUFFIXES)):
+            continue
+        try:
+            kind = _file_kind(full)
+        except FeedError:
+            kind = None
+        if kind is not None:
+            return kind
+        seen += 1
+        if seen >= _DIR_SCAN_LIMIT:
+            return None
     return None
 
 
@@ -112,7 +109,8 @@ def _json_kind(path: Path, head: str) -> str | None:
 def _tar_kind(path: Path) -> str:
     """`ubuntu-uct` if the first members are UCT CVE files, else `osv`."""
     try:
-        with tarfile.open(path, "r|*") as archive:
+        # BoundedTarInfo: a 1 GiB "long name" header is refused, not read into memory.
+        with tarfile.open(path, "r|*", tarinfo=BoundedTarInfo) as archive:
             for count, info in enumerate(archive):
                 base = info.name.rpartition("/")[2]
                 if info.isfile() and base.startswith("CVE-") and "." not in base:

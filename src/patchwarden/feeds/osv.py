@@ -17,13 +17,10 @@ here (R-F4's kernel rule is applied by detection, not by the feed).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
-
-import yaml
 
 from patchwarden.core.advisory import (
     Advisory,
@@ -38,11 +35,17 @@ from patchwarden.core.advisory import (
 )
 from patchwarden.core.errors import FeedError, MalformedRecord
 from patchwarden.core.modularity import module_fix, streams_in
-from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport
+from patchwarden.feeds.base import (
+    FeedItem,
+    FeedParser,
+    ParseReport,
+    keep_storable,
+    may_hold_unstorable,
+)
 from patchwarden.feeds.containers import container_of, iter_members
+from patchwarden.feeds.decode import load_json, load_yaml
 from patchwarden.feeds.scoring import base_score, cvss_version
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 _CVSS_TYPES = {"CVSS_V2": 2, "CVSS_V3": 3, "CVSS_V4": 4}
 # OSV §affected[].ranges: these events end an affected interval, so a fix (or at least an
@@ -58,10 +61,11 @@ class OsvParser(FeedParser):
     kind = "osv"
     version = 1
     description = "OSV records (JSON/YAML): file, directory, all.zip, .tar.gz/.tar.xz"
+    checks_text = True
 
     def _parse(self, path: Path, report: ParseReport) -> Iterator[FeedItem]:
         single = container_of(path) == "file"
-        for member in iter_members(path, _is_record_file, report.ignored):
+        for member in iter_members(path, _is_record_file, report):
             try:
                 documents = _load(member.name, member.data)
             except ValueError as exc:
@@ -69,13 +73,14 @@ class OsvParser(FeedParser):
                     raise FeedError(f"{path}: {exc}") from exc
                 report.skip(MalformedRecord(member.name, str(exc)))
                 continue
+            suspect = may_hold_unstorable(member.data)
             for doc in documents:
                 record_id = _record_id(doc, member.name)
                 if isinstance(doc, dict) and doc.get("withdrawn"):
                     report.withdrawn.append(record_id)
                     continue
                 advisory = _record_or_skip(doc, record_id, member.name, report)
-                if advisory is not None:
+                if advisory is not None and (not suspect or keep_storable(advisory, report)):
                     yield advisory
 
 
@@ -125,11 +130,7 @@ def _record_or_skip(doc: Any, record_id: str, origin: str, report: ParseReport) 
     def warn(what: str) -> None:
         report.warn(record_id, what)
 
-    try:
-        return parse_record(doc, warn, origin)
-    except MalformedRecord as exc:
-        report.skip(exc)
-        return None
+    return report.attempt(record_id, parse_record, doc, warn, origin)
 
 
 def _is_record_file(name: str) -> bool:
@@ -138,15 +139,10 @@ def _is_record_file(name: str) -> bool:
 
 
 def _load(name: str, data: bytes) -> list[Any]:
-    """Decode one file; a top-level list holds several records. ValueError if undecodable."""
-    try:
-        if name.lower().endswith((".yaml", ".yml")):
-            doc = yaml.load(data, Loader=_YAML_LOADER)  # CSafeLoader/SafeLoader: no object tags
-        else:
-            doc = json.loads(data)
-    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
-        kind = "YAML" if name.lower().endswith((".yaml", ".yml")) else "JSON"
-        raise ValueError(f"not valid {kind}: {exc}") from exc
+    """Decode one file; a top-level list holds several records. ValueError if undecodable
+    (nested too deeply included: `feeds.decode`)."""
+    yaml_file = name.lower().endswith((".yaml", ".yml"))
+    doc = load_yaml(data) if yaml_file else load_json(data)
     return doc if isinstance(doc, list) else [doc]
 
 

@@ -36,7 +36,7 @@ from patchwarden.core.advisory import (
     VendorStatus,
 )
 from patchwarden.core.errors import MalformedRecord
-from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport
+from patchwarden.feeds.base import FeedItem, FeedParser, ParseReport, unstorable
 from patchwarden.feeds.containers import Member, iter_members
 from patchwarden.feeds.ranges import ALL_VERSIONS, fixed_in
 from patchwarden.feeds.releases import ubuntu_ecosystem
@@ -54,22 +54,31 @@ class UbuntuUctParser(FeedParser):
     kind = "ubuntu-uct"
     version = 1
     description = "Ubuntu CVE Tracker CVE files: directory, .tar.xz/.tar.gz, or one file"
+    checks_text = True
 
     def _parse(self, path: Path, report: ParseReport) -> Iterator[FeedItem]:
-        for member in iter_members(path, _is_cve_file, report.ignored):
+        for member in iter_members(path, _is_cve_file, report):
             advisory = _member_or_skip(member, report)
             if advisory is not None:
                 yield advisory
 
 
 def _member_or_skip(member: Member, report: ParseReport) -> Advisory | None:
+    return report.attempt(member.name, _parse_member, member, report)
+
+
+def _parse_member(member: Member, report: ParseReport) -> Advisory:
     try:
-        return parse_cve_file(member.data.decode("utf-8"), member.name, report)
+        text = member.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        report.skip(MalformedRecord(member.name, f"not UTF-8 text: {exc}"))
-    except MalformedRecord as exc:
-        report.skip(exc)
-    return None
+        raise MalformedRecord(member.name, f"not UTF-8 text: {exc}") from None
+    advisory = parse_cve_file(text, member.name, report)
+    # Strict UTF-8 text holds no lone surrogate; NUL is the one character to look for.
+    if "\x00" in text:
+        problem = unstorable(advisory)
+        if problem is not None:
+            raise MalformedRecord(advisory.id, problem)
+    return advisory
 
 
 def _is_cve_file(name: str) -> bool:

@@ -25,16 +25,30 @@ AUTH_SCHEME = "Agent"
 ENVELOPE_SCHEMA = 1
 """Schema of the inventory upload envelope {schema, report_id, job_id, inventory}."""
 MAX_INVENTORY_GZIP = 8 * 1024 * 1024
-"""Largest compressed inventory body the console accepts (bytes)."""
-MAX_INVENTORY_JSON = 64 * 1024 * 1024
-"""Largest inventory once decompressed (bytes): guards against gzip bombs."""
+"""Largest inventory body on the wire (bytes, compressed or not)."""
+MAX_INVENTORY_JSON = 16 * 1024 * 1024
+"""Largest inventory once decompressed (bytes): guards against gzip bombs. A host with
+10,000 packages uploads about 2 MB of JSON."""
+MAX_SMALL_BODY = 64 * 1024
+"""Largest enrolment or job-result body (bytes, on the wire and decompressed)."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects in any request body (an inventory has 5 levels)."""
+MAX_JSON_CONTAINERS = 200_000
+"""Most arrays and objects in one request body (one per package, a few per host)."""
+MAX_JSON_VALUES = 500_000
+"""Most values (numbers, strings, containers …) in one request body: with the byte caps this
+bounds the memory a parsed body takes (an inventory has about 10 per package)."""
+MAX_ID = 2**63 - 1
+"""Largest row id (record, job, inventory) the databases hold: a signed 64-bit integer."""
 MAX_POLL_WAIT = 60
 """Longest long-poll the console holds a jobs request (seconds)."""
 
 ACTION_KINDS = ("scan", "verify")
 """Actions an agent executes (later issues add fix, restart, rollback, cleanup)."""
 
-_REPORT_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+REPORT_ID_PATTERN = r"^[A-Za-z0-9._-]{8,64}$"
+"""What an agent-chosen report id looks like (the idempotency key of uploads and results)."""
+_REPORT_ID = re.compile(REPORT_ID_PATTERN)
 _VULN_TYPES = tuple(t.value for t in VulnType)
 
 
@@ -58,7 +72,7 @@ def parse_auth_header(value: str) -> Tuple[str, str]:
 
 def check_report_id(value: Any) -> str:
     """Validate the agent-chosen idempotency key of an upload or result."""
-    if not isinstance(value, str) or not _REPORT_ID.match(value):
+    if not isinstance(value, str) or not _REPORT_ID.fullmatch(value):
         raise ProtocolError("report_id must be 8-64 characters of [A-Za-z0-9._-]")
     return value
 

@@ -23,7 +23,11 @@ from patchwarden import __version__
 from patchwarden.core.errors import InputError, PatchwardenError
 from patchwarden.core.records import IllegalTransition
 from patchwarden.server.config import ServerConfig
+from patchwarden.server.docs import add_docs
+from patchwarden.server.errors import challenge, error_responses
+from patchwarden.server.headers import SecureHeaders
 from patchwarden.server.routes import actions, agent, catalogue, hosts, records, settings
+from patchwarden.server.throttle import AuthThrottle, ThrottleDep
 from patchwarden.services.errors import (
     AuthError,
     Conflict,
@@ -33,6 +37,7 @@ from patchwarden.services.errors import (
     NotFound,
     Refused,
     TooLarge,
+    TooManyRequests,
 )
 from patchwarden.services.feeds import http_client, sync_sources
 from patchwarden.services.index import CachedIndex
@@ -50,6 +55,7 @@ HTTP_STATUS: tuple[tuple[type[PatchwardenError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (TooLarge, 413),
+    (TooManyRequests, 429),
     (MalformedRequest, 400),
     (InvalidRequest, 422),
     (Conflict, 409),
@@ -127,19 +133,30 @@ def create_app(config: ServerConfig) -> FastAPI:
         title="patchwarden console",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package's own files (server/docs.py)
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.config = config
+    app.state.throttle = AuthThrottle(config)
 
     @app.exception_handler(PatchwardenError)
     async def domain_error(request: Request, exc: PatchwardenError) -> JSONResponse:
         detail = exc.why if isinstance(exc, IllegalTransition) else str(exc)
-        return JSONResponse({"detail": detail}, status_code=status_of(exc))
+        headers = None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, AuthError):
+            headers = {"WWW-Authenticate": challenge(request.url.path)}
+        return JSONResponse({"detail": detail}, status_code=status_of(exc), headers=headers)
 
+    app.add_middleware(SecureHeaders)
+    # Every operation documents every refusal a service may answer with.
+    responses = error_responses({code for _, code in HTTP_STATUS} | {400})
     for router in (agent, hosts, records, actions, settings, catalogue):
-        app.include_router(router.router)
+        # Failed authentication is throttled on every API route (server/throttle.py).
+        app.include_router(router.router, dependencies=[ThrottleDep], responses=responses)
+    add_docs(app)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

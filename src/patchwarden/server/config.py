@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchwarden.core.clock import Clock, OffsetClock
+from patchwarden.services.throttle import ThrottlePolicy
 from patchwarden.storage.db import database_url
 
 ENV_CLOCK_OFFSET_FILE = "PATCHWARDEN_CLOCK_OFFSET_FILE"
@@ -26,6 +27,12 @@ class ServerConfig:
     tick_seconds: float = 30.0
     """How often the scheduler wakes up."""
     clock: Clock = field(default_factory=Clock)
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    """Failed authentications allowed per client address and per credential, and the
+    lock-outs after them (agent API, enrolment and REST API)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose X-Forwarded-For names the client; the
+    header of anyone else is ignored (it is trivially forged)."""
 
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> ServerConfig:

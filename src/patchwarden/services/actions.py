@@ -10,11 +10,20 @@ from typing import Literal, Union
 from patchwarden.core.clock import Clock
 from patchwarden.core.vocabulary import VulnType
 from patchwarden.services.errors import InvalidRequest, NotFound
-from patchwarden.services.ports import UnitOfWork
+from patchwarden.services.ports import Permission, UnitOfWork, User
 from patchwarden.services.records import USER_TRIGGERS, RecordOutcome, act_on_records
+from patchwarden.services.users import require
 
 ACTIONS = ("scan", *USER_TRIGGERS)
 """Every batch action."""
+
+PERMISSION_OF = {
+    "scan": Permission.SCAN,
+    "verify": Permission.VERIFY,
+    "ignore": Permission.IGNORE,
+    "unignore": Permission.IGNORE,
+}
+"""The permission each batch action needs."""
 
 
 @dataclass(frozen=True)
@@ -56,20 +65,22 @@ def queue_scan(uow: UnitOfWork, host_id: str, requested_by: str, now: datetime) 
 def run_action(
     uow: UnitOfWork,
     clock: Clock,
-    actor: str,
+    user: User,
     action: str,
     record_ids: Sequence[int] = (),
     host_ids: Union[Sequence[str], Literal["all"]] = (),
     reason: str = "",
 ) -> Union[ScanBatch, RecordBatch]:
-    """Queue scans of `host_ids` ("all" for every host), or act on `record_ids`."""
-    if action == "scan":
-        return _scan(uow, clock, actor, host_ids)
-    if action not in USER_TRIGGERS:
+    """Queue scans of `host_ids` ("all" for every host), or act on `record_ids`, as `user`
+    (Forbidden when the user's role does not allow the action)."""
+    if action not in PERMISSION_OF:
         raise InvalidRequest(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
+    require(user, PERMISSION_OF[action], action)
+    if action == "scan":
+        return _scan(uow, clock, user.name, host_ids)
     if not record_ids:
         raise InvalidRequest(f"{action} needs record_ids")
-    outcomes = act_on_records(uow, clock, action, record_ids, actor, reason)
+    outcomes = act_on_records(uow, clock, action, record_ids, user.name, reason)
     ok = sum(o.ok for o in outcomes)
     return RecordBatch(action, outcomes, ok, len(outcomes) - ok)
 

@@ -8,7 +8,8 @@
         ├── Conflict                    the current state forbids it (a job already finished)
         ├── InvalidRequest              well-formed, but a value is wrong or missing
         ├── MalformedRequest            not what the protocol says (not JSON, broken gzip)
-        └── TooLarge                    a body over the size the protocol allows
+        ├── TooLarge                    a body over the size the protocol allows
+        └── TooManyRequests             too many failed attempts: try again after `retry_after`
 
 `code` is a short machine-readable word ("not_found", "agent_offline" …) for clients that
 act on refusals; `reason` is the sentence shown to people. The HTTP layer maps each class to
@@ -73,3 +74,14 @@ class TooLarge(Refused):
     """A body over the size the protocol allows."""
 
     default_code = "too_large"
+
+
+class TooManyRequests(Refused):
+    """Too many failed authentications from this client or with this credential: refused
+    until `retry_after` seconds have passed."""
+
+    default_code = "too_many_requests"
+
+    def __init__(self, reason: str, retry_after: int, code: str = "") -> None:
+        super().__init__(reason, code)
+        self.retry_after = retry_after

@@ -7,6 +7,7 @@ scheduler passes none.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -41,10 +42,16 @@ class FeedProgress(Protocol):
         ...
 
 
+_KIND_LIKE = re.compile(r"[a-z][a-z0-9-]*")
+"""What a feed kind looks like (`osv`, `debian-tracker`); `ALSA-2023` (AlmaLinux) does not."""
+
+
 def parse_spec(spec: str) -> tuple[str, Path]:
     """`KIND:PATH` or `PATH` (kind guessed from the file) -> (kind, path).
 
-    A prefix is a kind only when it names one: AlmaLinux file names contain ':' too.
+    A prefix is a kind only when it names one: AlmaLinux file names contain ':' too
+    (`ALSA-2023:1234.json`), so an existing path wins. A prefix that looks like a kind but
+    names none (`foo:FILE`) is refused as an unknown kind, not as a missing file.
     """
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in FEEDS:
@@ -52,6 +59,9 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     else:
         path = Path(spec)
         if not path.exists():
+            if sep and _KIND_LIKE.fullmatch(prefix):
+                known = ", ".join(sorted(FEEDS))
+                raise InputError(f"{spec}: unknown feed kind {prefix!r} (known: {known})")
             raise InputError(f"{spec}: no such feed file or directory")
         kind = detect_kind(path)
     if not path.exists():
@@ -69,8 +79,8 @@ def parse_items(kind: str, path: Path, report: ParseReport) -> Iterator[FeedItem
 def _log_skips(kind: str, path: Path, report: ParseReport) -> None:
     for record_id, reason in report.skipped[:20]:
         log.warning("%s %s: skipped %s: %s", kind, path, record_id, reason)
-    if len(report.skipped) > 20:
-        log.warning("%s %s: … and %d more skipped", kind, path, len(report.skipped) - 20)
+    if report.skip_count > 20:
+        log.warning("%s %s: … and %d more skipped", kind, path, report.skip_count - 20)
 
 
 def import_spec(
@@ -93,12 +103,12 @@ def import_spec(
         location or str(path.resolve()),
         items,
         clock.now(),
-        skipped=lambda: len(report.skipped),
+        skipped=lambda: report.skip_count,
         etag=etag,
         last_modified=last_modified,
     )
     _log_skips(kind, path, report)
-    return stats, len(report.skipped)
+    return stats, report.skip_count
 
 
 def load_index(specs: Sequence[str]) -> tuple[MemoryIndex, list[str]]:
@@ -110,8 +120,8 @@ def load_index(specs: Sequence[str]) -> tuple[MemoryIndex, list[str]]:
         report = ParseReport()
         index.add(parse_items(kind, path, report))
         _log_skips(kind, path, report)
-        if report.skipped:
-            notes.append(f"{kind} {path}: {len(report.skipped)} malformed records skipped")
+        if report.skip_count:
+            notes.append(f"{kind} {path}: {report.skip_count} malformed records skipped")
     return index, notes
 
 

@@ -3,12 +3,22 @@ indexes, and the lookup cache a console keeps in front of its store."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
 
 from patchwarden.core.advisory import Advisory, Affected, EpssScore, FeedItem, KevEntry
 from patchwarden.core.ecosystems import base_ecosystem
 from patchwarden.services.ports import Advisories, AdvisoryIndex
+
+
+class VersionedAdvisories(Advisories, Protocol):
+    """An advisory store that says when its content changed."""
+
+    def generation(self) -> int:
+        """A number that changes whenever an import changes the store (in any process)."""
+        ...
 
 
 class MemoryIndex:
@@ -19,10 +29,16 @@ class MemoryIndex:
         self._affected: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = defaultdict(list)
         self._kev: dict[str, KevEntry] = {}
         self._epss: dict[str, EpssScore] = {}
+        self._generation = 0
         self.add(items)
+
+    def generation(self) -> int:
+        """How many times items were added."""
+        return self._generation
 
     def add(self, items: Iterable[FeedItem]) -> int:
         """Index more items; returns how many were added."""
+        self._generation += 1
         n = 0
         for item in items:
             n += 1
@@ -93,27 +109,66 @@ class ChainedIndex:
         return out
 
 
+_Lookups = dict[tuple[str, str], list[tuple[Advisory, Affected]]]
+
+RECHECK_SECONDS = 0.1
+"""How often at most `CachedIndex` asks the store whether an import changed it."""
+
+
 class CachedIndex:
     """Memoises lookups of an advisory store: many hosts share most of their packages.
 
-    Drop it (build a new one) after a feed import; the cache never goes stale on its own.
-    Searches go straight to the store.
+    The cache is dropped when the store's generation changes, i.e. after any import into
+    it, including one by another process (`patchwarden feeds import` beside a running
+    console). The generation is read at most once per `recheck_seconds`: one small query,
+    so a lookup costs one clock reading more than a dict hit, and an import shows within
+    `recheck_seconds` of its commit. Searches go straight to the store.
     """
 
-    def __init__(self, inner: Advisories, max_entries: int = 200_000) -> None:
+    def __init__(
+        self,
+        inner: VersionedAdvisories,
+        max_entries: int = 200_000,
+        recheck_seconds: float = RECHECK_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.inner = inner
         self.max_entries = max_entries
-        self._lookups: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = {}
+        self.recheck_seconds = recheck_seconds
+        self._monotonic = monotonic
+        self._generation = inner.generation()
+        self._next_check = monotonic() + recheck_seconds
+        self._lookups: _Lookups = {}
+
+    def _recheck(self, now: float) -> None:
+        """Start an empty cache if the store changed since the generation last read."""
+        self._next_check = now + self.recheck_seconds
+        generation = self.inner.generation()
+        if generation != self._generation:
+            # A lookup that finds the new (empty) cache queries the store after this
+            # generation was read, so the cache never holds data older than its generation.
+            self._generation = generation
+            self._lookups = {}
 
     def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
-        """The inner lookup, computed once per (ecosystem, name)."""
+        """The inner lookup, computed once per (ecosystem, name) and store generation."""
+        now = self._monotonic()
+        if now >= self._next_check:
+            self._recheck(now)
+        # The cache this lookup started with: if another thread swaps in a new one while
+        # the store is queried, the answer goes to the old one, which is being dropped.
+        lookups = self._lookups
         key = (ecosystem, name)
-        hit = self._lookups.get(key)
+        hit = lookups.get(key)
         if hit is None:
-            if len(self._lookups) >= self.max_entries:
-                self._lookups.clear()
-            hit = self._lookups[key] = self.inner.lookup(ecosystem, name)
+            if len(lookups) >= self.max_entries:
+                lookups.clear()
+            hit = lookups[key] = self.inner.lookup(ecosystem, name)
         return hit
+
+    def generation(self) -> int:
+        """The store's generation."""
+        return self.inner.generation()
 
     def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
         """KEV entries (not cached: one query per host)."""

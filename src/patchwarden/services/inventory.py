@@ -6,8 +6,6 @@ replayed upload (same report id) is acknowledged again without being applied twi
 
 from __future__ import annotations
 
-import json
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
@@ -16,40 +14,27 @@ from patchwarden.core.clock import Clock
 from patchwarden.core.errors import InventoryError
 from patchwarden.core.inventory import Inventory
 from patchwarden.protocol import v1
+from patchwarden.services import admission
 from patchwarden.services.agents import authenticate
 from patchwarden.services.detection import detect
-from patchwarden.services.errors import InvalidRequest, MalformedRequest, NotFound, TooLarge
+from patchwarden.services.errors import InvalidRequest, NotFound
 from patchwarden.services.ports import HostFacts, UnitOfWork
 from patchwarden.services.records import ApplyStats, apply_detection
 
 
-def check_upload_size(size: int) -> None:
-    """TooLarge when a compressed upload of `size` bytes is over the protocol's cap."""
-    if size > v1.MAX_INVENTORY_GZIP:
-        raise TooLarge(f"inventory upload of {size} bytes exceeds {v1.MAX_INVENTORY_GZIP}")
-
-
 def decode_json(body: bytes, content_encoding: str = "") -> dict[str, Any]:
-    """The JSON object of a request body, inflated first when gzip-encoded (bounded: a small
-    gzip bomb must not exhaust memory)."""
-    raw = body
-    if content_encoding.lower() == "gzip":
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            raw = inflater.decompress(body, v1.MAX_INVENTORY_JSON + 1)
-        except zlib.error as exc:
-            raise MalformedRequest(f"inventory is not valid gzip: {exc}") from None
-        if len(raw) > v1.MAX_INVENTORY_JSON or inflater.unconsumed_tail:
-            raise TooLarge(f"inventory exceeds {v1.MAX_INVENTORY_JSON} bytes once decompressed")
-        if not inflater.eof:
-            raise MalformedRequest("inventory gzip stream is truncated")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"inventory is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("inventory upload must be a JSON object")
-    return data
+    """The JSON object of an inventory upload body, inflated first when gzip-encoded, within
+    the protocol's limits (`admission.INVENTORY`: TooLarge, MalformedRequest, InvalidRequest)."""
+    read = admission.read_body(body, admission.INVENTORY, content_encoding)
+    return admission.parse_object(read.data, admission.INVENTORY)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An upload read and parsed: the envelope, and the body as sent (what is stored)."""
+
+    envelope: dict[str, Any]
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -85,13 +70,23 @@ def accept_inventory(
     body: bytes,
     content_encoding: str,
 ) -> UploadOutcome:
-    """Authenticate the agent, store its inventory and fold the findings into its records."""
-    check_upload_size(len(body))
+    """Authenticate the agent, store its inventory and fold the findings into its records.
+
+    `body` as sent (gzip when `content_encoding` says so); the server reads and parses it as
+    it streams in and calls `accept_upload` instead.
+    """
     envelope = decode_json(body, content_encoding)
+    return accept_upload(uow, clock, authorization, Upload(envelope, body))
+
+
+def accept_upload(
+    uow: UnitOfWork, clock: Clock, authorization: Optional[str], upload: Upload
+) -> UploadOutcome:
+    """`accept_inventory` for a body the server has already read and parsed."""
     with uow:
         now = clock.now()
         host_id = authenticate(uow, authorization, now)
-        outcome = _accept(uow, host_id, envelope, body, now)
+        outcome = _accept(uow, host_id, upload.envelope, upload.body, now)
         uow.commit()
     return outcome
 
@@ -99,10 +94,11 @@ def accept_inventory(
 def _accept(
     uow: UnitOfWork, host_id: str, envelope: dict[str, Any], body: bytes, now: datetime
 ) -> UploadOutcome:
-    if envelope.get("schema") != v1.ENVELOPE_SCHEMA:
+    schema = envelope.get("schema")
+    # `type() is int`: true == 1 in Python, and `"schema": true` is no schema number.
+    if type(schema) is not int or schema != v1.ENVELOPE_SCHEMA:
         raise InvalidRequest(
-            f"unsupported upload schema {envelope.get('schema')!r} "
-            f"(this console reads {v1.ENVELOPE_SCHEMA})"
+            f"unsupported upload schema {_brief(schema)} (this console reads {v1.ENVELOPE_SCHEMA})"
         )
     try:
         report_id = v1.check_report_id(envelope.get("report_id"))
@@ -146,11 +142,17 @@ def _verify_ids(uow: UnitOfWork, host_id: str, job_id: Any) -> frozenset[int]:
     """Record ids a verify job of this host asks about (none for scans / no job)."""
     if job_id is None:
         return frozenset()
-    if not isinstance(job_id, int):
-        raise InvalidRequest("job_id must be an integer")
+    if type(job_id) is not int or not 1 <= job_id <= v1.MAX_ID:
+        raise InvalidRequest(f"job_id must be an integer within 1..{v1.MAX_ID} or null")
     job = uow.jobs.get(job_id)
     if job is None or job.host_id != host_id:
         raise NotFound(f"unknown job {job_id}")
     if job.kind != "verify":
         return frozenset()
     return frozenset(int(i) for i in job.params.get("record_ids", []))
+
+
+def _brief(value: Any) -> str:
+    """`repr(value)` cut short: a message echoes a wrong value, not a whole document."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

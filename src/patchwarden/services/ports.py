@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, Optional, Protocol
+from typing import Annotated, Any, Optional, Protocol
 
-from pydantic import TypeAdapter, field_validator
+from pydantic import BeforeValidator, Field, TypeAdapter, field_validator
 from pydantic.dataclasses import dataclass as validated_dataclass
 
 from patchwarden.core.advisory import (
@@ -78,23 +78,72 @@ class HostFacts:
     """When the inventory was accepted: the host's last scan and last contact."""
 
 
+class Role(str, Enum):
+    """A console user's role: a set of permissions (`ROLE_PERMISSIONS`)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+class Permission(str, Enum):
+    """One thing a user may do (the R-P1 list, plus running maintenance and managing users)."""
+
+    VIEW = "view"
+    SCAN = "scan"
+    FIX = "fix"
+    VERIFY = "verify"
+    IGNORE = "ignore"
+    ROLLBACK = "rollback"
+    SNAPSHOT = "snapshot"
+    SETTINGS = "settings"
+    MAINTENANCE = "maintenance"
+    USERS = "users"
+
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission) - {Permission.USERS},
+    Role.VIEWER: frozenset({Permission.VIEW}),
+}
+"""The one place roles are defined. Services check them (`services.users.require`); the web
+console builds its pages and finer, per-user permissions (R-P1) on the same table."""
+
+
 @dataclass(frozen=True)
 class User:
     """A console user."""
 
     id: int
     name: str
-    role: str
-    """owner or admin (R-P1 roles come with the web console)."""
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        """Whether the user's role grants `permission`."""
+        return permission in ROLE_PERMISSIONS[self.role]
 
 
 @dataclass(frozen=True)
 class TokenOwner:
-    """The user an API token belongs to, and when the token was last used."""
+    """The user an API token belongs to, when the token was last used and when it expires."""
 
     user: User
     token_id: int
     last_used_at: Optional[datetime]
+    expires_at: Optional[datetime]
+    """None: the token never expires."""
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as listed: who it belongs to and its dates, never its secret."""
+
+    id: int
+    user: str
+    created_at: datetime
+    last_used_at: Optional[datetime]
+    expires_at: Optional[datetime]
+    """None: the token never expires."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +309,28 @@ def _days(delta: timedelta) -> float:
 VULN_TYPES = tuple(t.value for t in VulnType)
 LEVELS = tuple(s.value for s in SCAN_LEVELS)
 
+MAX_DAYS = 3650.0
+"""Longest duration in days a setting may hold: ten years (and far from timedelta's limit)."""
+MAX_HOURS = 8760.0
+"""Longest period in hours a setting may hold: one year."""
+
+
+def _not_bool(v: Any) -> Any:
+    # JSON true would otherwise pass as 1.0.
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not true/false")
+    return v
+
+
+_NUMBER = BeforeValidator(_not_bool)
+# Finite, bounded numbers: an unbounded one (1e10 days, Infinity) used to be stored and then
+# overflow timedelta in every upload, action and tick.
+Days = Annotated[float, _NUMBER, Field(ge=1.0, le=MAX_DAYS, allow_inf_nan=False)]
+"""TTLs, grace and retention periods: at least a day, so a typo cannot expire every record."""
+Hours = Annotated[float, _NUMBER, Field(ge=1.0, le=MAX_HOURS, allow_inf_nan=False)]
+OfflineSeconds = Annotated[float, _NUMBER, Field(ge=30.0, le=86_400.0, allow_inf_nan=False)]
+SyncHours = Annotated[float, _NUMBER, Field(ge=0.0, le=MAX_HOURS, allow_inf_nan=False)]
+
 
 @validated_dataclass(frozen=True)
 class Settings:
@@ -272,19 +343,22 @@ class Settings:
 
     scan_levels: list[str] = field(default_factory=lambda: list(LEVELS))
     """Severities that are scanned *and updated* (R-D4)."""
-    scan_cycle_hours: dict[str, float] = field(
+    scan_cycle_hours: dict[str, Hours] = field(
         default_factory=lambda: dict.fromkeys(VULN_TYPES, 24.0)
     )
-    """Periodic scan interval per vulnerability type (R-D5)."""
-    offline_ttl_days: dict[str, float] = field(
+    """Periodic scan interval per vulnerability type (R-D5): 1 to 8,760 hours."""
+    offline_ttl_days: dict[str, Days] = field(
         default_factory=lambda: {t.value: _days(d) for t, d in OFFLINE_EXPIRY.items()}
     )
-    clear_after_days: float = _days(CLEAR_AFTER)
-    retention_days: float = _days(RETENTION)
-    agent_offline_after_seconds: float = 600.0
-    """An agent not heard from for this long is offline (verify is refused, R-L3)."""
-    feed_sync_hours: float = 0.0
-    """Sync the official feeds this often (0: never — the air-gapped default; R-S2)."""
+    """1 to 3,650 days per type (R-L1)."""
+    clear_after_days: Days = _days(CLEAR_AFTER)
+    retention_days: Days = _days(RETENTION)
+    agent_offline_after_seconds: OfflineSeconds = 600.0
+    """An agent not heard from for this long is offline (verify is refused, R-L3): 30 s to a
+    day."""
+    feed_sync_hours: SyncHours = 0.0
+    """Sync the official feeds this often (0: never — the air-gapped default; R-S2), else 1 to
+    8,760 hours."""
     feed_sources: list[str] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     """Sources the periodic sync downloads (`patchwarden feeds sources`)."""
 
@@ -304,19 +378,19 @@ class Settings:
             raise ValueError(f"unknown severities {bad}; allowed {list(LEVELS)}")
         return v
 
-    @field_validator("feed_sync_hours", "clear_after_days", "retention_days")
+    @field_validator("feed_sync_hours")
     @classmethod
-    def _not_negative(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError("must not be negative")
+    def _never_or_hourly(cls, v: float) -> float:
+        if 0 < v < 1:
+            raise ValueError("must be 0 (never) or at least 1 hour")
         return v
 
     @field_validator("scan_cycle_hours", "offline_ttl_days")
     @classmethod
     def _per_type(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = [k for k, x in v.items() if k not in VULN_TYPES or x <= 0]
+        bad = [k for k in v if k not in VULN_TYPES]
         if bad:
-            raise ValueError(f"types must be among {list(VULN_TYPES)} with positive values: {bad}")
+            raise ValueError(f"types must be among {list(VULN_TYPES)}: {bad}")
         return v
 
     def scan_level_severities(self) -> frozenset[Severity]:
@@ -390,12 +464,44 @@ class HostRepository(Protocol):
 class UserRepository(Protocol):
     """Console users and their API tokens."""
 
-    def ensure(self, name: str, now: datetime) -> int:
-        """The id of user `name`, created if missing; the first user ever is the owner."""
+    def get(self, name: str) -> Optional[User]:
+        """User `name`, or None."""
         ...
 
-    def add_api_token(self, user_id: int, token_hash: str, now: datetime) -> None:
-        """Store an API token digest for a user."""
+    def add(self, name: str, role: Role, now: datetime) -> User:
+        """Create a user (callers check that the name is free)."""
+        ...
+
+    def all(self) -> list[User]:
+        """Every user, by name."""
+        ...
+
+    def owners(self) -> list[User]:
+        """The owners, held until the transaction ends: two requests cannot each demote or
+        remove one of the last two owners at once."""
+        ...
+
+    def set_role(self, user_id: int, role: Role) -> None:
+        """Change a user's role."""
+        ...
+
+    def remove(self, user_id: int) -> None:
+        """Delete a user and their API tokens."""
+        ...
+
+    def add_api_token(
+        self, user_id: int, token_hash: str, now: datetime, expires_at: Optional[datetime]
+    ) -> int:
+        """Store an API token digest for a user (expiring at `expires_at`, None: never); its
+        id."""
+        ...
+
+    def tokens(self) -> list[ApiToken]:
+        """Every API token, oldest first."""
+        ...
+
+    def revoke_token(self, token_id: int) -> Optional[ApiToken]:
+        """Delete an API token; what it was, or None when there is no such token."""
         ...
 
     def by_token(self, token_hash: str) -> Optional[TokenOwner]:

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from patchwarden.core.clock import Clock
 from patchwarden.core.vocabulary import VulnType
 from patchwarden.services.actions import queue_scan
-from patchwarden.services.ports import UnitOfWork
+from patchwarden.services.ports import Permission, UnitOfWork, User
 from patchwarden.services.records import expire_offline
+from patchwarden.services.users import require
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +70,11 @@ def tick(uow: UnitOfWork, clock: Clock, holder: str, lease_ttl: timedelta) -> Ti
     if summary.scans_queued or summary.expired or summary.requeued or summary.failed_jobs:
         log.info("scheduler tick: %s", summary)
     return summary
+
+
+def tick_now(
+    uow: UnitOfWork, clock: Clock, user: User, holder: str, lease_ttl: timedelta
+) -> TickSummary:
+    """`tick` on a user's request (Forbidden without the maintenance permission)."""
+    require(user, Permission.MAINTENANCE, "running maintenance")
+    return tick(uow, clock, holder, lease_ttl)

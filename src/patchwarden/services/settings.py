@@ -1,5 +1,6 @@
-"""Console settings: read them, change them (owner or admin), and what they mean for the
-lifecycle. The `Settings` read model and its validation live in `services.ports`."""
+"""Console settings: read them, change them (the settings permission: owner or admin), and
+what they mean for the lifecycle. The `Settings` read model, its validation and bounds live in
+`services.ports`."""
 
 from __future__ import annotations
 
@@ -13,11 +14,8 @@ from pydantic import ValidationError
 from patchwarden.core.errors import InputError
 from patchwarden.core.records import LifecyclePolicy
 from patchwarden.core.vocabulary import VulnType
-from patchwarden.services.errors import Forbidden
-from patchwarden.services.ports import Settings, UnitOfWork, User, settings_from
-
-SETTINGS_ROLES = frozenset({"owner", "admin"})
-"""Roles that may change settings."""
+from patchwarden.services.ports import Permission, Settings, UnitOfWork, User, settings_from
+from patchwarden.services.users import require
 
 
 def get_settings(uow: UnitOfWork) -> Settings:
@@ -27,9 +25,9 @@ def get_settings(uow: UnitOfWork) -> Settings:
 
 
 def update_settings(uow: UnitOfWork, user: User, patch: Mapping[str, Any]) -> Settings:
-    """Change some settings, keep the rest; InputError naming the first bad field."""
-    if user.role not in SETTINGS_ROLES:
-        raise Forbidden("changing settings needs the owner or an admin")
+    """Change some settings, keep the rest; InputError naming the first bad field, Forbidden
+    without the settings permission."""
+    require(user, Permission.SETTINGS, "changing settings")
     with uow:
         new = merge(uow.settings.get(), patch)
         uow.settings.put(new)

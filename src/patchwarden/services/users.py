@@ -1,30 +1,176 @@
-"""Console users: API tokens and the authentication of REST requests."""
+"""Console users: roles, API tokens (expiry, listing, revocation) and the authentication and
+permission checks of REST requests. Roles are defined in `services.ports.ROLE_PERMISSIONS`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
 
 from patchwarden.core.clock import Clock
 from patchwarden.services import tokens
-from patchwarden.services.errors import AuthError
-from patchwarden.services.ports import UnitOfWork, User
+from patchwarden.services.errors import AuthError, Conflict, Forbidden, InvalidRequest, NotFound
+from patchwarden.services.ports import (
+    ROLE_PERMISSIONS,
+    ApiToken,
+    Permission,
+    Role,
+    UnitOfWork,
+    User,
+)
 
 TOKEN_USE_RESOLUTION = timedelta(minutes=10)
 """How stale an API token's last use may get before a read request stores a new one."""
 
+DEFAULT_TOKEN_DAYS = 90
+"""API tokens expire after this many days unless told otherwise."""
+MAX_TOKEN_DAYS = 3650
+MAX_NAME = 200
+"""Longest user name (the column's width)."""
 
-def create_api_token(uow: UnitOfWork, clock: Clock, user_name: str) -> str:
-    """A new API token for `user_name` (created if missing; the first user is the owner).
 
-    Printed once: only its digest is stored.
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token: the secret (shown once, only its digest is stored) and whose it is."""
+
+    secret: str
+    token_id: int
+    user: User
+    new_user: bool
+    """The user did not exist and was created for this token."""
+    expires_at: Optional[datetime]
+
+
+def require(user: User, permission: Permission, doing: str) -> None:
+    """Forbidden unless `user`'s role grants `permission`; `doing` names the request."""
+    if user.can(permission):
+        return
+    roles = sorted(r.value for r, granted in ROLE_PERMISSIONS.items() if permission in granted)
+    raise Forbidden(f"{doing} needs the {' or '.join(roles)} role (you are {user.role.value})")
+
+
+def parse_role(value: str) -> Role:
+    """A role from its name; InvalidRequest naming the known roles otherwise."""
+    try:
+        return Role(value)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise InvalidRequest(f"unknown role {value!r} (known: {known})") from None
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise InvalidRequest(f"a user name is 1 to {MAX_NAME} printable characters: {name!r}")
+    return name
+
+
+def _default_role(uow: UnitOfWork) -> Role:
+    # The first user is the owner (someone must be); later ones see only, until promoted.
+    return Role.OWNER if not uow.users.all() else Role.VIEWER
+
+
+def add_user(uow: UnitOfWork, clock: Clock, name: str, role: Optional[Role] = None) -> User:
+    """Create user `name` with `role` (default: owner for the first user, else viewer)."""
+    name = _check_name(name)
+    with uow:
+        if uow.users.get(name) is not None:
+            raise Conflict(f"user {name!r} already exists")
+        user = uow.users.add(name, role or _default_role(uow), clock.now())
+        uow.commit()
+    return user
+
+
+def list_users(uow: UnitOfWork) -> list[User]:
+    """Every user, by name."""
+    with uow.read():
+        return uow.users.all()
+
+
+def set_role(uow: UnitOfWork, name: str, role: Role) -> User:
+    """Give user `name` another role; the last owner stays an owner."""
+    with uow:
+        user = _existing(uow, name)
+        if user.role is Role.OWNER and role is not Role.OWNER:
+            _keep_an_owner(uow, user, f"cannot make {name!r} a {role.value}")
+        uow.users.set_role(user.id, role)
+        uow.commit()
+    return User(user.id, user.name, role)
+
+
+def remove_user(uow: UnitOfWork, name: str) -> User:
+    """Delete user `name` and their API tokens; never the last owner."""
+    with uow:
+        user = _existing(uow, name)
+        if user.role is Role.OWNER:
+            _keep_an_owner(uow, user, f"cannot remove {name!r}")
+        uow.users.remove(user.id)
+        uow.commit()
+    return user
+
+
+def _existing(uow: UnitOfWork, name: str) -> User:
+    user = uow.users.get(name.strip())
+    if user is None:
+        raise NotFound(f"no user {name!r}")
+    return user
+
+
+def _keep_an_owner(uow: UnitOfWork, user: User, what: str) -> None:
+    if [o.id for o in uow.users.owners()] == [user.id]:
+        raise Conflict(f"{what}: it is the last owner (make another user the owner first)")
+
+
+def issue_api_token(
+    uow: UnitOfWork,
+    clock: Clock,
+    user_name: str,
+    expires_in: Optional[timedelta] = timedelta(days=DEFAULT_TOKEN_DAYS),
+) -> IssuedToken:
+    """A new API token for `user_name`, valid for `expires_in` (None: never expires).
+
+    A missing user is created with the default role (owner for the first user, else viewer).
     """
-    token = tokens.new_secret(tokens.API_PREFIX)
+    name = _check_name(user_name)
+    if expires_in is not None and not timedelta(0) < expires_in <= timedelta(MAX_TOKEN_DAYS):
+        raise InvalidRequest(f"a token expires in 1 to {MAX_TOKEN_DAYS} days (or never)")
+    secret = tokens.new_secret(tokens.API_PREFIX)
     with uow:
         now = clock.now()
-        user_id = uow.users.ensure(user_name, now)
-        uow.users.add_api_token(user_id, tokens.digest(token), now)
+        user = uow.users.get(name)
+        new_user = user is None
+        if user is None:
+            user = uow.users.add(name, _default_role(uow), now)
+        expires_at = now + expires_in if expires_in is not None else None
+        token_id = uow.users.add_api_token(user.id, tokens.digest(secret), now, expires_at)
         uow.commit()
-    return token
+    return IssuedToken(secret, token_id, user, new_user, expires_at)
+
+
+def create_api_token(
+    uow: UnitOfWork,
+    clock: Clock,
+    user_name: str,
+    expires_in: Optional[timedelta] = timedelta(days=DEFAULT_TOKEN_DAYS),
+) -> str:
+    """The secret of a new API token for `user_name` (see `issue_api_token`)."""
+    return issue_api_token(uow, clock, user_name, expires_in).secret
+
+
+def list_api_tokens(uow: UnitOfWork) -> list[ApiToken]:
+    """Every API token, oldest first (never the secrets: only digests are stored)."""
+    with uow.read():
+        return uow.users.tokens()
+
+
+def revoke_api_token(uow: UnitOfWork, token_id: int) -> ApiToken:
+    """Delete an API token: requests with it are refused from now on."""
+    with uow:
+        revoked = uow.users.revoke_token(token_id)
+        if revoked is None:
+            raise NotFound(f"no API token {token_id}")
+        uow.commit()
+    return revoked
 
 
 def authenticate_user(
@@ -44,6 +190,8 @@ def authenticate_user(
     if owner is None:
         raise AuthError("unknown API token")
     now = clock.now()
+    if owner.expires_at is not None and owner.expires_at <= now:
+        raise AuthError("API token expired")
     used = owner.last_used_at
     if write_request or used is None or now - used > TOKEN_USE_RESOLUTION:
         with uow:

@@ -6,7 +6,11 @@ installed package; each console replica keeps its own copy, like trivy-db. Advis
 are stored as compact JSON (see `advisory_codec`), affected entries in their own indexed rows.
 
 Imports are transactional: a feed either lands whole (replacing what the same feed location
-imported before) or not at all.
+imported before) or not at all. Each import writes through a connection of its own, so the
+shared reading connection of a console never sees one half done (WAL: readers see the last
+commit), and bumps the store's `generation`, a counter in `meta` that every process using
+the file reads alike: a console's lookup cache compares it to notice a `feeds import` run
+from the CLI (`services.index.CachedIndex`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from patchwarden.storage.advisory_codec import (
     affected_from_dict,
     affected_to_dict,
 )
+from patchwarden.storage.files import private_dir, private_file
 
 STORE_FILE = "advisories.db"
 SCHEMA_VERSION = 2
@@ -77,9 +82,10 @@ class AdvisoryStore:
         self.path = path
         # One connection shared by a threaded server: sqlite3 needs calls serialised.
         self._lock = threading.Lock()
-        self._ids_by_eco: tuple[tuple[int, int], dict[str, set[str]]] | None = None
+        self._ids_by_eco: tuple[int, dict[str, set[str]]] | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            private_file(path)  # 0600 before SQLite opens it: its -wal and -shm copy the mode
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -96,6 +102,10 @@ class AdvisoryStore:
                 f"{path}: advisory store schema {row[0]}, this patchwarden reads {SCHEMA_VERSION};"
                 " delete the file and import the feeds again"
             )
+        # Stores written before the counter existed start it here (no schema change); a
+        # store that has it is only read, so a read-only one still opens.
+        if self._db.execute("SELECT 1 FROM meta WHERE key='generation'").fetchone() is None:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> AdvisoryStore:
@@ -131,8 +141,11 @@ class AdvisoryStore:
         `skipped` is called after the iteration to learn how many records the parser skipped.
         """
         origin = f"{kind}:{location}"
-        db = self._db
         counts = {"advisories": 0, "affected": 0, "kev": 0, "epss": 0}
+        try:
+            db = self._writer()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the advisory store: {exc}") from exc
         try:
             db.execute("BEGIN IMMEDIATE")
             replaced = db.execute(
@@ -142,7 +155,7 @@ class AdvisoryStore:
                 db.execute(f"DELETE FROM {table} WHERE origin=?", (origin,))
             for item in items:
                 if isinstance(item, Advisory):
-                    self._put_advisory(origin, item)
+                    _put_advisory(db, origin, item)
                     counts["advisories"] += 1
                     counts["affected"] += len(item.affected)
                 elif isinstance(item, KevEntry):
@@ -171,36 +184,30 @@ class AdvisoryStore:
                     last_modified,
                 ),
             )
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
+        finally:
+            db.close()
         return ImportStats(kind=kind, location=location, replaced=replaced, **counts)
 
-    def _put_advisory(self, origin: str, adv: Advisory) -> None:
-        db = self._db
-        # Keyed per origin: one id may come from several files of a feed (Alpine secdb
-        # groups by CVE per release file); lookups return them all, matching merges them.
-        db.execute(
-            "DELETE FROM advisories WHERE origin=? AND source=? AND id=?",
-            (origin, adv.source, adv.id),
-        )
-        pk = db.execute(
-            "INSERT INTO advisories (origin, source, id, body) VALUES (?, ?, ?, ?)",
-            (origin, adv.source, adv.id, advisory_to_json(adv)),
-        ).lastrowid
-        db.executemany(
-            "INSERT INTO affected VALUES (?, ?, ?, ?)",
-            [
-                (
-                    pk,
-                    a.package.ecosystem,
-                    a.package.name,
-                    json.dumps(affected_to_dict(a), separators=(",", ":")),
-                )
-                for a in adv.affected
-            ],
-        )
+    def _writer(self) -> sqlite3.Connection:
+        """A connection of its own for one import (see the module docstring)."""
+        db = sqlite3.connect(str(self.path), isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")  # affected rows go with their advisory
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def generation(self) -> int:
+        """How many imports the store has seen, counted in the file: every process that
+        opened it reads the same number, which changes with each committed import."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -283,12 +290,8 @@ class AdvisoryStore:
         an import changes the advisories, by this process or another one; do not mutate it.
         """
         if not ids:
-            with self._lock:
-                top, count = self._db.execute(
-                    "SELECT COALESCE(MAX(pk), 0), COUNT(*) FROM advisories"
-                ).fetchone()
-                cached = self._ids_by_eco
-            generation = (int(top), int(count))
+            generation = self.generation()
+            cached = self._ids_by_eco
             if cached is not None and cached[0] == generation:
                 return cached[1]
             answer = self._ids_by_base_ecosystem(())
@@ -324,6 +327,31 @@ class AdvisoryStore:
             t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
             for t in ("advisories", "affected", "kev", "epss")
         }
+
+
+def _put_advisory(db: sqlite3.Connection, origin: str, adv: Advisory) -> None:
+    # Keyed per origin: one id may come from several files of a feed (Alpine secdb
+    # groups by CVE per release file); lookups return them all, matching merges them.
+    db.execute(
+        "DELETE FROM advisories WHERE origin=? AND source=? AND id=?",
+        (origin, adv.source, adv.id),
+    )
+    pk = db.execute(
+        "INSERT INTO advisories (origin, source, id, body) VALUES (?, ?, ?, ?)",
+        (origin, adv.source, adv.id, advisory_to_json(adv)),
+    ).lastrowid
+    db.executemany(
+        "INSERT INTO affected VALUES (?, ?, ?, ?)",
+        [
+            (
+                pk,
+                a.package.ecosystem,
+                a.package.name,
+                json.dumps(affected_to_dict(a), separators=(",", ":")),
+            )
+            for a in adv.affected
+        ],
+    )
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:

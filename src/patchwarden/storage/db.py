@@ -12,6 +12,9 @@ SQLAlchemy's SQLite dialect docs, "Enabling Non-Legacy SQLite Transactional Mode
 transaction that reads and then writes cannot wait for the write lock once another writer
 has committed (SQLITE_BUSY_SNAPSHOT, no retry by `busy_timeout`), whereas an immediate one
 queues for the lock up front.
+
+A SQLite database file is made 0600 before SQLite first opens it, which keeps its `-wal` and
+`-shm` files private too (`storage.files`).
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from patchwarden.core.errors import PatchwardenError
+from patchwarden.storage.files import private_file
 
 ENV_DATABASE_URL = "PATCHWARDEN_DATABASE_URL"
 DATABASE_FILE = "patchwarden.db"
@@ -96,15 +100,52 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             f"SQLite {sqlite3.sqlite_version} is too old for the console database: "
             f"need {'.'.join(map(str, MIN_SQLITE))} or newer (UPDATE … RETURNING)"
         )
-    if make_url(url).database not in (None, "", ":memory:"):
+    path = sqlite_path(url)
+    if path is not None:
         # File databases get a QueuePool shared by server threads (SQLAlchemy turns off
         # check_same_thread for them); SQLite itself serialises writers.
         kwargs.setdefault("pool_size", 8)
         kwargs.setdefault("max_overflow", 16)
+        if path.parent.is_dir():
+            private_file(path)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def sqlite_path(url: str) -> Optional[Path]:
+    """The file of a SQLite database URL (None: not SQLite, in memory, or a `file:` URI)."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def describe(url: str) -> str:
+    """The database of `url` for messages: a SQLite file's path, else the URL without its
+    password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path.absolute())
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def is_initialised(url: str) -> bool:
+    """Whether `url` holds a console database (migrated at least once). Creates nothing: a
+    missing SQLite file is simply not one."""
+    path = sqlite_path(url)
+    if path is not None and (not path.is_file() or path.stat().st_size == 0):
+        return False
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
 
 
 def is_sqlite(bind: Union[Engine, Connection]) -> bool:

@@ -61,6 +61,7 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     _ts("created_at", nullable=False),
     _ts("last_used_at"),
+    _ts("expires_at"),  # NULL: never expires
 )
 
 enrolment_tokens = Table(

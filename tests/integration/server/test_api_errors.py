@@ -193,7 +193,7 @@ def test_enrolment_errors(console: InProcessConsole) -> None:
     refused(console, post(v1.ENROL, json={"hostname": "h"}), 422, "token and a hostname")
     refused(console, post(v1.ENROL, json={"token": "t", "hostname": " "}), 422, "hostname")
     refused(console, post(v1.ENROL, json={"token": "pwe_x", "hostname": "h"}), 401, "unknown")
-    refused(console, post(v1.ENROL, content=b"{" + b" " * 70_000 + b"}"), 413, "over")
+    refused(console, post(v1.ENROL, content=b"{" + b" " * 70_000 + b"}"), 413, "exceeds")
     assert console.counts() == before
 
 

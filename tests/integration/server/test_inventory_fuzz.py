@@ -103,7 +103,8 @@ def test_random_json(console: InProcessConsole) -> None:
 
 
 def test_mutated_envelopes(console: InProcessConsole, debian_inventory: dict[str, Any]) -> None:
-    base = envelope(debian_inventory)
+    # A copy: the inventory is a session fixture other tests read whole.
+    base = envelope(copy.deepcopy(debian_inventory))
     base["inventory"]["packages"] = base["inventory"]["packages"][:3]
     all_paths = paths(base)
 

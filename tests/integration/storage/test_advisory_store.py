@@ -116,3 +116,62 @@ def test_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(StoreError, match="schema 99"):
         AdvisoryStore.in_dir(tmp_path)
+
+
+def test_every_import_bumps_the_generation_and_a_failed_one_does_not(store):
+    start = store.generation()
+    store.import_items("osv", "/feed", [advisory("A")], NOW)
+    store.import_items("kev", "/kev.json", [KevEntry("CVE-2021-44228")], NOW)
+    assert store.generation() == start + 2
+
+    def broken():
+        yield advisory("B")
+        raise FeedError("/feed: truncated archive")
+
+    with pytest.raises(FeedError):
+        store.import_items("osv", "/feed", broken(), NOW)
+    assert store.generation() == start + 2
+
+
+def test_the_generation_is_shared_by_every_store_on_the_file(tmp_path):
+    """A console and a `feeds import` run by the CLI open the same file separately."""
+    with AdvisoryStore.in_dir(tmp_path) as console, AdvisoryStore.in_dir(tmp_path) as cli:
+        seen = console.generation()
+        cli.import_items("osv", "/feed", [advisory("A")], NOW)
+        assert console.generation() == seen + 1
+        assert console.lookup("Ubuntu:22.04:LTS", "openssl")  # and the data with it
+
+
+def test_readers_never_see_an_import_half_done(store):
+    """The import writes through its own connection: until it commits, lookups on the
+    store's shared connection (a console's request threads) see the previous import."""
+    store.import_items("osv", "/feed", [advisory("A", fixed="1.1")], NOW)
+    generation = store.generation()
+    seen = []
+
+    def items():
+        # By now the import has deleted this origin's rows in its transaction.
+        seen.append((store.lookup("Ubuntu:22.04:LTS", "openssl"), store.generation()))
+        yield advisory("A", fixed="1.2")
+        seen.append((store.lookup("Ubuntu:22.04:LTS", "openssl"), store.generation()))
+
+    store.import_items("osv", "/feed", items(), NOW)
+    for found, gen in seen:
+        ((_, aff),) = found
+        assert aff.ranges[0].events[1].version == "1.1"
+        assert gen == generation
+    ((_, aff),) = store.lookup("Ubuntu:22.04:LTS", "openssl")
+    assert aff.ranges[0].events[1].version == "1.2"
+    assert store.generation() == generation + 1
+
+
+def test_a_store_from_before_the_generation_starts_it(tmp_path):
+    AdvisoryStore.in_dir(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "advisories.db")
+    db.execute("DELETE FROM meta WHERE key='generation'")
+    db.commit()
+    db.close()
+    with AdvisoryStore.in_dir(tmp_path) as store:
+        assert store.generation() == 0
+        store.import_items("osv", "/feed", [advisory("A")], NOW)
+        assert store.generation() == 1

@@ -64,12 +64,22 @@ _HEX_RUN = re.compile(r"[0-9a-f]*")
 Value = Union[int, str, tuple[int, Union[int, str]]]
 
 
+def _int(digits: str) -> int:
+    """`int(digits)`; ValueError naming the problem when the run is too long for `int`."""
+    try:
+        return int(digits)
+    except ValueError:
+        # Over sys.get_int_max_str_digits() (4300) digits, as in `dpkg`: no version a
+        # vendor ships, and comparing it would be a guess.
+        raise ValueError("digit run too long") from None
+
+
 def _tokens(text: str) -> list[Value]:
     """The flat (rank, value, …, end rank) key of apk's token walk; ValueError when invalid."""
     number = _NUMBER.match(text)
     if number is None:
         raise ValueError("does not start with a number")
-    out: list[Value] = [-_INITIAL, int(number.group())]
+    out: list[Value] = [-_INITIAL, _int(number.group())]
     kind, pos = _INITIAL, number.end()
     while pos < len(text):
         char = text[pos]
@@ -88,18 +98,18 @@ def _tokens(text: str) -> list[Value]:
             digits = number.group()
             kind, pos = _DIGIT, number.end()
             # The Gentoo rule: a part with a leading zero compares as a string (module doc).
-            out += [-kind, (0, digits) if digits[0] == "0" else (1, int(digits))]
+            out += [-kind, (0, digits) if digits[0] == "0" else (1, _int(digits))]
         elif "0" <= char <= "9":
             number = _NUMBER.match(text, pos)
             assert number is not None  # text[pos] is a digit
             if kind == _SUFFIX:
                 kind, pos = _SUFFIX_NO, number.end()
-                out += [-kind, int(number.group())]
+                out += [-kind, _int(number.group())]
             elif kind == _LETTER and out[-2] == -_LETTER:
                 # Our one extension (module docstring): `6.6.2p1`. apk 2.x read these digits
                 # as a number token; they rank like one and leave the state at "letter".
                 pos = number.end()
-                out += [-_DIGIT, (1, int(number.group()))]
+                out += [-_DIGIT, (1, _int(number.group()))]
             else:
                 raise ValueError(f"digit {char!r} after a letter and number")
         elif char == "_":
@@ -125,7 +135,7 @@ def _tokens(text: str) -> list[Value]:
             if kind >= _REVISION or not text.startswith("-r", pos) or number is None:
                 raise ValueError("'-' must start one '-r<number>' revision")
             kind, pos = _REVISION, number.end()
-            out += [-kind, int(number.group())]
+            out += [-kind, _int(number.group())]
         else:
             raise ValueError(f"unexpected {char!r}")
     out += [-_END, 0]

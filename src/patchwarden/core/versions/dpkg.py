@@ -80,7 +80,13 @@ def _epoch(version: str, text: str) -> int:
         raise InvalidVersion(NAME, version, why)
     if match.end() != len(text):
         raise InvalidVersion(NAME, version, f"epoch {text!r} is not a number")
-    epoch = int(match.group(1))
+    digits = match.group(1)
+    try:
+        epoch = int(digits)
+    except ValueError:
+        # Over sys.get_int_max_str_digits() digits: strtol saturates (ERANGE), so dpkg says
+        # "negative" or "too big" as the sign tells.
+        epoch = -1 if digits.startswith("-") else _INT_MAX + 1
     if epoch < 0:
         raise InvalidVersion(NAME, version, f"epoch {text!r} is negative")
     if epoch > _INT_MAX:

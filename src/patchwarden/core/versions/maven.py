@@ -36,6 +36,12 @@ NAME = "maven"
 # fix 2: a qualifier after '.' that is followed by a digit or ends the version.
 _DOT_QUALIFIER = re.compile(r"\.([^.\-0-9]+)(?=[0-9]|\Z)")
 
+MAX_DEPTH = 100
+"""Sub-version lists nested deeper than this are refused: building, normalising and
+comparing the item tree recurse once per level. Real versions nest a few levels; a 40-digit
+commit hash switching between digits and letters at every character would nest 40."""
+_TOO_DEEP = f"sub-versions nested more than {MAX_DEPTH} deep"
+
 
 class _ComparableVersion(_UniversVersion):
     """univers' ComparableVersion with fixes 1 and 3 of the module docstring."""
@@ -88,6 +94,11 @@ class MavenKey:
         self._version: Any = _ComparableVersion(  # type: ignore[no-untyped-call]
             _DOT_QUALIFIER.sub(r"-\1", text)
         )
+        # Every '-' and every switch between digits and letters opens a sub-list; univers
+        # converts the tree recursively (deeper than ~450 levels: RecursionError, see `key`),
+        # and so do `_canonical` and the comparisons.
+        if _depth(self._version._parsed) > MAX_DEPTH:
+            raise InvalidVersion(NAME, text, _TOO_DEEP)
         # Compare and hash the fully normalised tree (fix 4).
         self._items = _canonical(self._version._parsed)
         self._hash = hash(self._items)
@@ -120,14 +131,33 @@ class MavenKey:
         return f"MavenKey({self.text!r})"
 
 
+def _depth(items: Any) -> int:
+    """How deeply `items` nests sub-lists (iteratively: the point is not to recurse)."""
+    depth, level = 0, [items]
+    while level:
+        depth += 1
+        level = [item for items in level for item in items if isinstance(item, tuple)]
+    return depth
+
+
 def key(version: str) -> MavenKey:
     """An ordered, hashable key equal to Maven's `ComparableVersion` order.
 
     Any non-blank string is a Maven version (Maven never rejects one); raises InvalidVersion
-    on an empty string or one containing whitespace.
+    on an empty string or one containing whitespace, and where Python cannot follow Maven:
+    a digit run too long for `int`, sub-versions nested more than `MAX_DEPTH` deep.
     """
     if not version:
         raise InvalidVersion(NAME, version, "empty version")
     if any(c.isspace() for c in version):
         raise InvalidVersion(NAME, version, "contains whitespace")
-    return MavenKey(version)
+    try:
+        return MavenKey(version)
+    except InvalidVersion:
+        raise
+    except RecursionError:
+        raise InvalidVersion(NAME, version, _TOO_DEEP) from None
+    except ValueError:
+        # int() refuses a run over sys.get_int_max_str_digits() (4300) digits, and univers
+        # takes digits `str.isdigit()` accepts but `int()` does not (superscripts).
+        raise InvalidVersion(NAME, version, "digit run too long or not decimal") from None

@@ -15,8 +15,13 @@ NAME = "pep440"
 
 
 def key(version: str) -> Version:
-    """The parsed PEP 440 version; raises InvalidVersion on a non-PEP 440 string."""
+    """The parsed PEP 440 version; raises InvalidVersion on a non-PEP 440 string and on a
+    number too long for `int`."""
     try:
         return Version(version)
     except _PackagingInvalidVersion as exc:
         raise InvalidVersion(NAME, version, str(exc)) from None
+    except ValueError:
+        # packaging calls int() on every number: over sys.get_int_max_str_digits() (4300)
+        # digits that is a plain ValueError, not packaging's InvalidVersion.
+        raise InvalidVersion(NAME, version, "digit run too long") from None

@@ -93,14 +93,20 @@ def key(version: str) -> tuple[Token, ...]:
     """A flat tuple ordered like rpm's `labelCompare((E, V, R), …)` on `[E:]V[-R]` strings.
 
     `0:1.0-1` and `1.0-1` get the same key, so do `1.01` and `1.1`. Raises InvalidVersion
-    (see `split_evr`) on input that is not an EVR at all.
+    (see `split_evr`) on input that is not an EVR at all, and on a digit run too long for
+    `int`.
     """
     epoch, ver, release = split_evr(version)
-    out: list[Token] = [int(epoch)]
-    out.extend(_tokens(ver))
-    if release is None:
-        out.append(0)
-    else:
-        out.append(1)
-        out.extend(_tokens(release))
+    try:
+        out: list[Token] = [int(epoch)]
+        out.extend(_tokens(ver))
+        if release is None:
+            out.append(0)
+        else:
+            out.append(1)
+            out.extend(_tokens(release))
+    except ValueError:
+        # int() refuses a digit run longer than sys.get_int_max_str_digits() (4300), as
+        # in `dpkg`: such a string is no version a vendor ships, and comparing it is a guess.
+        raise InvalidVersion(NAME, version, "digit run too long") from None
     return tuple(out)

@@ -24,8 +24,9 @@ from patchwarden.core.versions import rpm
 
 NAME = "rpm-el"
 
-_REBUILD_MARK = re.compile(r"\.(?:alma|rocky)(?:\.[0-9A-Za-z]+)*$")
-"""`.alma`, `.alma.1`, `.alma.plus`, `.rocky.0.2` at the end of a release."""
+_REBUILD_WORDS = ("alma", "rocky")
+"""The part that opens a rebuild mark: `.alma`, `.alma.1`, `.alma.plus`, `.rocky.0.2` at the end
+of a release (only alphanumeric parts after it)."""
 _MODULE_BUILD = re.compile(r"\.module[_+]el\d+(?:\.[0-9a-z]+)*\+\d+\+[0-9a-f]+")
 """`.module+el8.8.0+19978+1d8c5a8e`, `.module+el9.2.0.z+18964+42696395` (RHEL, Rocky) or
 `.module_el8.8.0+3623+f96e6422` (AlmaLinux)."""
@@ -37,7 +38,24 @@ def vendor_neutral(version: str) -> str:
     head, dash, release = version.rpartition("-")
     if not dash:
         return version
-    return f"{head}-{_REBUILD_MARK.sub('', _MODULE_BUILD.sub('', release))}"
+    return f"{head}-{_without_rebuild_mark(_MODULE_BUILD.sub('', release))}"
+
+
+def _without_rebuild_mark(release: str) -> str:
+    """`release` up to its first `.alma` / `.rocky` part that only alphanumeric parts follow.
+
+    A walk over the '.'-separated parts rather than a regex anchored at the end: searching
+    such a regex tries every `.alma` as a start and scans to the end from each, quadratic
+    in a long release full of them (20 kB took 1.5 s).
+    """
+    parts = release.split(".")
+    first = len(parts)  # the start of the trailing run of non-empty ASCII alphanumeric parts
+    while first > 1 and parts[first - 1].isalnum() and parts[first - 1].isascii():
+        first -= 1
+    for index in range(first, len(parts)):
+        if parts[index] in _REBUILD_WORDS:
+            return ".".join(parts[:index])
+    return release
 
 
 def key(version: str) -> tuple[rpm.Token, ...]:

@@ -27,7 +27,7 @@ def key(version: str) -> Key:
     """(major, minor, patch, pre-release) ordered like node-semver's `compare`.
 
     Raises InvalidVersion on anything strict SemVer 2.0.0 (with an optional leading `v`)
-    rejects: `1.2`, `01.2.3`, `1.2.3-01`, empty strings.
+    rejects: `1.2`, `01.2.3`, `1.2.3-01`, empty strings; and on a number too long for `int`.
     """
     text = version.strip()
     if text.startswith("v"):
@@ -35,12 +35,23 @@ def key(version: str) -> Key:
     try:
         parsed = Version.parse(text)
     except (ValueError, TypeError) as exc:
-        raise InvalidVersion(NAME, version, str(exc)) from None
+        why = str(exc)
+        if why.endswith(" is not valid SemVer string"):
+            why = "not valid SemVer 2.0.0"  # semver's message repeats the whole string
+        elif "integer string conversion" in why:
+            # int() refused a number over sys.get_int_max_str_digits() (4300) digits.
+            why = "digit run too long"
+        raise InvalidVersion(NAME, version, why) from None
     if parsed.prerelease is None:
         pre: tuple[int | tuple[int, int | str], ...] = _RELEASE
     else:
         # SemVer §11.4: numeric identifiers (0, n) sort below alphanumeric ones (1, s).
-        pre = (0,) + tuple(
-            (0, int(part)) if part.isdigit() else (1, part) for part in parsed.prerelease.split(".")
-        )
+        try:
+            pre = (0,) + tuple(
+                (0, int(part)) if part.isdigit() else (1, part)
+                for part in parsed.prerelease.split(".")
+            )
+        except ValueError:
+            # int() refuses over sys.get_int_max_str_digits() (4300) digits, as in `dpkg`.
+            raise InvalidVersion(NAME, version, "digit run too long") from None
     return (parsed.major, parsed.minor, parsed.patch, pre)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
+from patchwarden.server.bodies import openapi_body, read_model
 from patchwarden.server.deps import ClockDep, UowDep, UserDep
-from patchwarden.services import actions, views
+from patchwarden.server.params import PathId, RowId
+from patchwarden.services import actions, admission, views
 
 router = APIRouter(prefix="/api/v1", tags=["actions"])
 
@@ -17,22 +20,33 @@ class ActionRequest(BaseModel):
     """One batch action."""
 
     action: Literal["scan", "verify", "ignore", "unignore"]
-    record_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    record_ids: list[RowId] = Field(default_factory=list, max_length=10_000)
     host_ids: Union[list[str], Literal["all"]] = Field(default_factory=list)
     reason: str = Field("", max_length=2000)
 
 
-@router.post("/actions")
-def run_action(
-    body: ActionRequest, uow: UowDep, clock: ClockDep, user: UserDep
+_ACTION_REQUEST = TypeAdapter(ActionRequest)
+
+
+@router.post("/actions", openapi_extra=openapi_body(ActionRequest.model_json_schema()))
+async def run_action(
+    request: Request, uow: UowDep, clock: ClockDep, user: UserDep
 ) -> Union[actions.RecordBatch, actions.ScanBatch]:
     """Queue scans or apply record actions; each item reports success or why not."""
-    return actions.run_action(
-        uow, clock, user.name, body.action, body.record_ids, body.host_ids, body.reason
+    body = await read_model(request, _ACTION_REQUEST, admission.API_REQUEST)
+    return await run_in_threadpool(
+        actions.run_action,
+        uow,
+        clock,
+        user,
+        body.action,
+        body.record_ids,
+        body.host_ids,
+        body.reason,
     )
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, uow: UowDep, user: UserDep) -> views.JobView:
+def get_job(job_id: PathId, uow: UowDep, user: UserDep) -> views.JobView:
     """One job (scan / verify) and its result."""
     return views.job(uow, job_id)

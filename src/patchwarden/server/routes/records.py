@@ -7,6 +7,7 @@ from typing import Optional
 from fastapi import APIRouter, Query
 
 from patchwarden.server.deps import UowDep, UserDep
+from patchwarden.server.params import Page, PathId
 from patchwarden.services import views
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
@@ -17,13 +18,13 @@ def list_records(
     uow: UowDep,
     user: UserDep,
     type: Optional[str] = Query(None, description="linux,windows,cms,app,emergency (comma list)"),
-    severity: Optional[str] = Query(None, description="critical,high,medium,low,unknown"),
+    severity: Optional[str] = Query(None, description="critical,high,medium,low,none,unknown"),
     status: Optional[str] = Query(None, description="states (comma list); default open; 'all'"),
     host: Optional[str] = Query(None, description="host id or hostname"),
     exploitable: Optional[bool] = Query(None, description="only known-exploited (KEV) records"),
     bucket: Optional[str] = Query(None, description="asap,later,can_wait"),
     vuln_id: Optional[str] = None,
-    page: int = 1,
+    page: Page = 1,
     per_page: int = 50,
 ) -> views.RecordPage:
     """Records, most urgent first (R-D11); `exploitable=true` is the R-D10 switch."""
@@ -42,14 +43,14 @@ def list_records(
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: int, uow: UowDep, user: UserDep) -> views.RecordDetailView:
+def get_record(record_id: PathId, uow: UowDep, user: UserDep) -> views.RecordDetailView:
     """One record with its full history (every transition, who, when, why)."""
     return views.record_detail(uow, record_id)
 
 
 @router.get("/vulnerabilities")
 def list_vulnerabilities(
-    uow: UowDep, user: UserDep, page: int = 1, per_page: int = 50
+    uow: UowDep, user: UserDep, page: Page = 1, per_page: int = 50
 ) -> views.VulnerabilityPage:
     """Open records grouped by vulnerability, with affected-host counts."""
     return views.vulnerabilities(uow, page, per_page)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
+from patchwarden.server.bodies import openapi_body, read_model
 from patchwarden.server.deps import UowDep, UserDep
-from patchwarden.services import settings
+from patchwarden.services import admission, settings
 from patchwarden.services.ports import Settings
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
+
+_PATCH = TypeAdapter(dict[str, Any])
+_PATCH_SCHEMA = {
+    **TypeAdapter(Settings).json_schema(),
+    "title": "SettingsPatch",
+    "description": "Some settings to change (the others stay); dict values merge key by key.",
+}
 
 
 @router.get("")
@@ -19,7 +29,8 @@ def get_settings(uow: UowDep, user: UserDep) -> Settings:
     return settings.get_settings(uow)
 
 
-@router.put("")
-def put_settings(uow: UowDep, user: UserDep, patch: Annotated[dict[str, Any], Body()]) -> Settings:
+@router.put("", openapi_extra=openapi_body(_PATCH_SCHEMA))
+async def put_settings(request: Request, uow: UowDep, user: UserDep) -> Settings:
     """Change some settings; the rest stay."""
-    return settings.update_settings(uow, user, patch)
+    patch = await read_model(request, _PATCH, admission.API_REQUEST)
+    return await run_in_threadpool(settings.update_settings, uow, user, patch)
