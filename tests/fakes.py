@@ -262,6 +262,8 @@ class FakeRecords(_Repo):
             and (f.exploitable is None or d.exploitable is f.exploitable)
             and (not f.buckets or d.bucket in f.buckets)
             and (not f.vuln_id or s.vuln_id == f.vuln_id)
+            and (not f.methods or d.method in f.methods)
+            and (not f.confidences or d.confidence in f.confidences)
         )
 
     def query(

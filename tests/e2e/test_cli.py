@@ -11,8 +11,12 @@ import threading
 import zipfile
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 from tests.paths import CORPUS, PATCHWARDEN
+
+from patchwarden.cli.main import main
 
 ALMA9 = CORPUS / "advisories" / "almalinux-osv" / "almalinux9"
 KEV = CORPUS / "advisories" / "cisa-kev" / "known_exploited_vulnerabilities.json"
@@ -231,3 +235,68 @@ def test_records_from_a_server_that_is_no_console_is_a_clear_error(feed_server):
     proc = pw("records", "--server", base, "--token", "pwa_x")
     assert proc.returncode == 2
     assert "did not answer with records" in proc.stderr and "patchwarden console" in proc.stderr
+
+
+def _command_paths(group=main, prefix=()):
+    """Every command and group of `patchwarden`, as argv prefixes."""
+    yield prefix
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _command_paths(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def test_dash_h_is_help_on_every_command():
+    paths = list(_command_paths())
+    assert ("scan",) in paths and ("records",) in paths and len(paths) > 8
+    runner = CliRunner()
+    for path in paths:  # in-process: one interpreter start per command would take 30 s
+        short = runner.invoke(main, [*path, "-h"], prog_name="patchwarden")
+        assert short.exit_code == 0, (path, short.output)
+        assert short.output.startswith("Usage: patchwarden"), (path, short.output[:200])
+        assert (
+            short.output == runner.invoke(main, [*path, "--help"], prog_name="patchwarden").output
+        )
+    # And through the installed entry point, on a group and on nested commands.
+    for path in ((), ("scan",), ("feeds", "import")):
+        proc = pw(*path, "-h")
+        assert proc.returncode == 0 and proc.stdout.startswith("Usage: patchwarden"), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [
+        pytest.param("--severity", "hgh", "critical, high, medium, low", id="severity"),
+        pytest.param("--status", "opn", "unfixed, fixing", id="status"),
+        pytest.param("--bucket", "soon", "asap, later, can_wait", id="bucket"),
+        pytest.param("--type", "vm", "linux, windows, cms", id="type"),
+        pytest.param("--method", "guess", "distro-advisory, running-kernel", id="method"),
+        pytest.param("--confidence", "sure", "confirmed, high, medium, low", id="confidence"),
+    ],
+)
+def test_records_filters_are_checked_before_any_request(option, value, allowed):
+    # Nothing listens on port 9 (discard): a request would fail with "cannot reach".
+    proc = pw("records", "--server", "http://127.0.0.1:9", "--token", "pwa_x", option, value)
+    assert proc.returncode == 2, proc.stderr
+    assert f"invalid {option} '{value}'" in proc.stderr and allowed in proc.stderr
+    assert "cannot reach" not in proc.stderr
+
+
+def test_root_without_os_release_or_package_database_is_exit_2(tmp_path):
+    empty = tmp_path / "mnt"
+    (empty / "home").mkdir(parents=True)
+    proc = pw("scan", "--root", str(empty), "--data-dir", str(tmp_path / "data"))
+    assert proc.returncode == 2, proc.stdout
+    assert f"no os-release and no package database under {empty}" in proc.stderr
+    assert "is it a mounted filesystem?" in proc.stderr
+    assert "0 findings" not in proc.stdout
+
+
+def test_root_with_os_release_alone_is_scanned(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine"\n')
+    proc = pw("scan", "--root", str(root), "--data-dir", str(tmp_path / "data"))
+    assert proc.returncode == 0, proc.stderr
+    assert "0 findings" in proc.stdout

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import List, Mapping, Optional, Set
 
-from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context
+from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context, Progress
 from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
@@ -40,17 +40,23 @@ def collect_inventory(
     online: bool = True,
     collectors: Optional[Mapping[str, Collector]] = None,
     cache_dir: Optional[Path] = None,
+    progress: Optional[Progress] = None,
 ) -> Inventory:
     """Collect the inventory of the system under `root` with `collectors` (default: all).
 
     `online=False` forbids network use by collectors; `runner` runs commands (only on a
-    live root); `cache_dir` keeps what collectors fetched once (changelogs). Raise
+    live root); `cache_dir` keeps what collectors fetched once (changelogs); `progress` is
+    told how far long steps got (`Context.progress`). Raise
     InventoryError when `root` is missing, not a directory or unreadable.
     """
     root = Path(root)
     check_root(root)
     ctx = Context(
-        root=root, runner=runner or SubprocessRunner(), online=online, cache_dir=cache_dir
+        root=root,
+        runner=runner or SubprocessRunner(),
+        online=online,
+        cache_dir=cache_dir,
+        progress=progress,
     )
     packages: List[Package] = []
     kernel = Kernel()

@@ -11,7 +11,7 @@ import click
 from patchwarden.cli import console_commands, feeds_commands, records_command, scan, users_command
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (skipped records, …).")
 @click.version_option(package_name="patchwarden")
 def main(verbose: bool) -> None:

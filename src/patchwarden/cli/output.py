@@ -1,18 +1,29 @@
-"""Scan output: the JSON document scripts rely on, and the rich table people read."""
+"""Scan output: the JSON document scripts rely on, and the rich table people read (findings
+grouped by source package, with the command that installs their fixes).
+
+SARIF, CycloneDX and CSV live in `sarif`, `cyclonedx` and `csv_output`.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any, Optional
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from patchwarden.cli.upgrade_commands import upgrade_command
 from patchwarden.core.advisory import Severity
+from patchwarden.core.errors import PatchwardenError
 from patchwarden.core.inventory import Inventory
 from patchwarden.core.matching import Match
+from patchwarden.core.versions import key as version_key
 
 JSON_SCHEMA = 1
 
@@ -69,27 +80,123 @@ def severity_counts(matches: Sequence[Match]) -> dict[str, int]:
 
 
 def scan_document(
-    inv: Inventory, matches: Sequence[Match], errors: Sequence[str]
+    inv: Inventory,
+    matches: Sequence[Match],
+    errors: Sequence[str],
+    filters: Optional[dict[str, Any]] = None,
 ) -> dict[str, Any]:
-    """The scan JSON: schema, host, findings, errors (plus a summary)."""
+    """The scan JSON: schema, host, findings, errors (plus a summary). `filters` (which
+    filters applied, what they removed) goes into the summary only when filters were given,
+    so the unfiltered document stays exactly what scripts know."""
+    summary: dict[str, Any] = {
+        "findings": len(matches),
+        "by_severity": severity_counts(matches),
+        "exploitable": sum(1 for m in matches if m.exploitable),
+        "no_fix": sum(1 for m in matches if m.fixed_version is None),
+    }
+    if filters is not None:
+        summary["filters"] = filters
     return {
         "schema": JSON_SCHEMA,
         "host": host_dict(inv),
-        "summary": {
-            "findings": len(matches),
-            "by_severity": severity_counts(matches),
-            "exploitable": sum(1 for m in matches if m.exploitable),
-            "no_fix": sum(1 for m in matches if m.fixed_version is None),
-        },
+        "summary": summary,
         "findings": [m.to_dict() for m in matches],
         "errors": list(errors),
     }
 
 
+WIDE = 200
+"""Columns of table output that goes to a pipe or a file (unless $COLUMNS says otherwise)."""
+
+
+def stdout_console(file: Optional[IO[str]] = None) -> Console:
+    """A console writing to `file` (default stdout): a terminal's own width, else `$COLUMNS`
+    or WIDE columns, so piped output keeps words whole instead of folding them at rich's
+    default 80 (`installe|d`)."""
+    if file is None and sys.stdout.isatty():
+        return Console()
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else WIDE
+    return Console(file=file, width=width)
+
+
+NARROW = 140
+"""Below this many columns the table leaves out the per-row upgrade commands and shows
+installed and fixed versions in one column."""
+
+_SCHEMES = {"deb": "dpkg", "rpm": "rpm", "apk": "apk"}
+"""Package format -> version scheme that orders its versions."""
+
+
+@dataclass(frozen=True)
+class SourceGroup:
+    """The findings of one source package: one table row."""
+
+    source: str
+    matches: tuple[Match, ...]
+    binaries: tuple[str, ...]
+    installed: tuple[str, ...]
+    """Distinct installed versions of its affected binaries."""
+    fixed: Optional[str]
+    """The highest fixed version among its findings (installing it fixes every fixable one)."""
+    severity: Severity
+    """The highest severity among its findings."""
+    exploitable: int
+    no_fix: int
+
+    @property
+    def by_vulnerability(self) -> list[Match]:
+        """One finding per vulnerability id, most severe first."""
+        seen: dict[str, Match] = {}
+        for m in sorted(self.matches, key=lambda m: (-m.severity.rank, m.id)):
+            seen.setdefault(m.id, m)
+        return list(seen.values())
+
+
+def group_by_source(inv: Inventory, matches: Sequence[Match]) -> list[SourceGroup]:
+    """Findings per source package, most severe (then most exploited) first."""
+    formats = {p.name: p.format for p in inv.packages}
+    by_source: dict[str, list[Match]] = {}
+    for m in matches:
+        by_source.setdefault(m.source_package or m.package, []).append(m)
+    groups = []
+    for source, found in by_source.items():
+        fixed = [m.fixed_version for m in found if m.fixed_version]
+        scheme = _SCHEMES.get(formats.get(found[0].package, ""), "")
+        groups.append(
+            SourceGroup(
+                source=source,
+                matches=tuple(found),
+                binaries=tuple(sorted({m.package for m in found})),
+                installed=tuple(sorted({m.installed_version for m in found})),
+                fixed=_highest(fixed, scheme),
+                severity=max((m.severity for m in found), key=lambda s: s.rank),
+                exploitable=sum(1 for m in found if m.exploitable),
+                no_fix=len(found) - len(fixed),
+            )
+        )
+    return sorted(groups, key=lambda g: (-g.severity.rank, -g.exploitable, g.source))
+
+
+def _highest(versions: Sequence[str], scheme: str) -> Optional[str]:
+    """The highest of `versions` in `scheme` (text order when the scheme cannot tell)."""
+    if not versions:
+        return None
+    try:
+        return max(versions, key=lambda v: version_key(scheme, v)) if scheme else max(versions)
+    except PatchwardenError:
+        return max(versions)
+
+
 def print_table(
-    console: Console, inv: Inventory, matches: Sequence[Match], errors: Sequence[str]
+    console: Console,
+    inv: Inventory,
+    matches: Sequence[Match],
+    errors: Sequence[str],
+    filters_line: str = "",
 ) -> None:
-    """Findings grouped by package, severity colours, counts."""
+    """Host line, one row per source package (binaries, vulnerabilities, highest severity,
+    fixed version, upgrade command), counts by severity, the filters applied, warnings."""
     os_line = inv.os.name or f"{inv.os.id} {inv.os.release}"
     if inv.os.eol:
         os_line += f" [bold red](end-of-life {inv.os.eol_date or ''})[/]"
@@ -99,38 +206,85 @@ def print_table(
         others = [p.release for p in k.installed if p.release != k.running]
         extra = f"; installed, not running: {', '.join(others)}" if others else ""
         console.print(f"kernel running {k.running}{extra}")
-    table = Table(show_lines=False, header_style="bold")
-    for col in ("package", "installed", "fixed", "severity", "vulnerability", "notes"):
-        table.add_column(col, overflow="fold")
-    last_pkg = None
-    for m in sorted(matches, key=lambda m: (m.package, -m.severity.rank, m.id)):
-        notes = []
-        if m.exploitable:
-            notes.append("[bold red]KEV[/]")
-        if m.fixed_version is None:
-            notes.append("no fix")
-        if m.confidence.value != "high":
-            notes.append(f"{m.method.value} ({m.confidence.value})")
-        show_pkg = m.package != last_pkg
-        last_pkg = m.package
-        table.add_row(
-            m.package if show_pkg else "",
-            m.installed_version if show_pkg else "",
-            m.fixed_version or "—",
-            Text(m.severity.value, style=SEVERITY_STYLE[m.severity]),
-            m.id,
-            " ".join(notes),
-        )
-    if matches:
-        console.print(table)
+    groups = group_by_source(inv, matches)
+    if groups:
+        console.print(_table(inv, groups, wide=console.width >= NARROW))
     counts = severity_counts(matches)
     parts = [f"[{SEVERITY_STYLE[Severity(s)]}]{n} {s}[/]" for s, n in counts.items() if n]
     exploitable = sum(1 for m in matches if m.exploitable)
-    packages = len({m.package for m in matches})
     console.print(
-        f"{len(matches)} findings in {packages} packages"
+        f"{len(matches)} findings in {len(groups)} source packages"
         + (f": {', '.join(parts)}" if parts else "")
         + (f"; {exploitable} known exploited (KEV)" if exploitable else "")
     )
+    everything = upgrade_command(inv.os, matches)
+    if everything and (len(groups) > 1 or console.width < NARROW):
+        console.print(
+            f"install every available fix: [bold]{everything}[/]", soft_wrap=True, highlight=False
+        )
+    if filters_line:
+        console.print(filters_line, soft_wrap=True, markup=False)
     for err in errors:
         console.print(f"[yellow]warning:[/] {err}", soft_wrap=True)
+
+
+def _table(inv: Inventory, groups: Sequence[SourceGroup], wide: bool) -> Table:
+    """The findings table. A row's first cell is the source package with its affected
+    binaries under it; version columns are as wide as their longest single version, so the
+    width left goes to the columns that need it (vulnerabilities, notes, commands).
+
+    Only `wide` consoles get separate installed and fixed columns, a notes column and each
+    row's upgrade command; narrower ones get the notes under the vulnerabilities and the one
+    command for every fix under the table."""
+    longest = max(len(v) for g in groups for v in (*g.installed, g.fixed or "—"))
+    # Narrow consoles: no vertical rules, whose 7 columns a 80-column terminal cannot spare.
+    table = Table(header_style="bold", box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD)
+    table.add_column("source package (binaries)", overflow="fold", max_width=32)
+    if wide:
+        table.add_column("installed", overflow="fold", max_width=max(longest, len("installed")))
+        table.add_column("fixed", overflow="fold", max_width=max(longest, len("fixed")))
+    else:
+        title = "installed → fixed"
+        table.add_column(
+            title,
+            overflow="fold",
+            min_width=min(longest + 2, len(title) + 1),
+            max_width=max(longest + 2, len(title)),
+        )
+    table.add_column("severity", no_wrap=True)
+    table.add_column("vulnerabilities", overflow="fold", min_width=len("CVE-2024-12345,"))
+    if wide:
+        table.add_column("notes", overflow="fold")
+        table.add_column("upgrade with", overflow="fold")
+    for g in groups:
+        package = Text(g.source, style="bold")
+        if g.binaries != (g.source,):
+            package.append("\n" + ", ".join(g.binaries), style="dim")
+        ids = Text()
+        for n, m in enumerate(g.by_vulnerability):
+            if n:
+                ids.append(", ")
+            ids.append(m.id, style=SEVERITY_STYLE[m.severity] if m.severity.rank >= 3 else "")
+            if m.exploitable:
+                ids.append(" KEV", style="bold red")
+        notes = []
+        if g.no_fix == len(g.matches):
+            notes.append("no fix yet")
+        elif g.no_fix:
+            unfixed = [m.id for m in g.by_vulnerability if not m.fixed_version]
+            notes.append(f"no fix yet: {', '.join(unfixed)}")
+        for m in g.matches:
+            if m.confidence.value != "high":
+                note = f"{m.method.value} ({m.confidence.value})"
+                if note not in notes:
+                    notes.append(note)
+        installed, fixed = "\n".join(g.installed), g.fixed or "—"
+        versions = [installed, fixed] if wide else [f"{installed}\n→ {fixed}"]
+        severity = Text(g.severity.value, style=SEVERITY_STYLE[g.severity])
+        cells: list[Any] = [package, *versions, severity, ids]
+        if wide:
+            cells += ["; ".join(notes), upgrade_command(inv.os, g.matches) or "—"]
+        elif notes:
+            ids.append("\n" + "; ".join(notes), style="italic")  # no room for a notes column
+        table.add_row(*cells)
+    return table

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 
 from patchwarden.cli.common import fail
+from patchwarden.cli.output import stdout_console
 from patchwarden.core.errors import PatchwardenError
 
 
@@ -28,6 +28,11 @@ from patchwarden.core.errors import PatchwardenError
 @click.option("--host", help="Host id or hostname.")
 @click.option("--exploitable", is_flag=True, help="Only known-exploited (CISA KEV).")
 @click.option("--bucket", help="asap, later, can_wait (comma list).")
+@click.option(
+    "--method",
+    help="distro-advisory, running-kernel, newest-kernel, repository-update (comma list).",
+)
+@click.option("--confidence", help="confirmed, high, medium, low (comma list).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option(
     "--page-size",
@@ -46,6 +51,8 @@ def records(
     host: str | None,
     exploitable: bool,
     bucket: str | None,
+    method: str | None,
+    confidence: str | None,
     limit: int,
     page_size: int,
     fmt: str,
@@ -53,19 +60,29 @@ def records(
     """A console's records, most urgent first (the REST API's filters)."""
     from patchwarden.cli.client import ConsoleClient
     from patchwarden.cli.records import print_records
+    from patchwarden.services.views import filter_values
 
-    filters = {
-        k: v
-        for k, v in {
-            "type": vuln_type,
-            "severity": severity,
-            "status": status,
-            "host": host,
-            "exploitable": "true" if exploitable else None,
-            "bucket": bucket,
-        }.items()
-        if v
+    enumerated = {
+        "type": vuln_type,
+        "severity": severity,
+        "status": status,
+        "bucket": bucket,
+        "method": method,
+        "confidence": confidence,
     }
+    filters: dict[str, str] = {}
+    try:
+        # The console's own check, before any request: a misspelt value is exit 2 here
+        # rather than an empty list.
+        for name, value in enumerated.items():
+            if value:
+                filters[name] = ",".join(filter_values(name, value, f"--{name}"))
+    except PatchwardenError as exc:
+        fail(str(exc))
+    if host:
+        filters["host"] = host
+    if exploitable:
+        filters["exploitable"] = "true"
     try:
         with ConsoleClient(server, token) as client:
             items, total = client.records(filters, limit, page_size)
@@ -74,4 +91,4 @@ def records(
     if fmt == "json":
         click.echo(json.dumps({"items": items, "total": total}, indent=2))
     else:
-        print_records(Console(), items, total)
+        print_records(stdout_console(), items, total)

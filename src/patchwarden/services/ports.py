@@ -219,6 +219,9 @@ class RecordFilter:
     exploitable: Optional[bool] = None
     buckets: tuple[str, ...] = ()
     vuln_id: str = ""
+    methods: tuple[str, ...] = ()
+    """Detection methods (`core.matching.Method` values)."""
+    confidences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Optional
 
+from patchwarden.core.advisory import Severity
 from patchwarden.core.clock import Clock
+from patchwarden.core.matching import Confidence, Method
+from patchwarden.core.priority import Bucket
+from patchwarden.core.records import State
+from patchwarden.core.vocabulary import VulnType
 from patchwarden.services.errors import InvalidRequest, NotFound
 from patchwarden.services.ports import (
     Host,
@@ -226,8 +231,39 @@ def _event_view(e: StoredEvent) -> EventView:
     )
 
 
+RECORD_FILTERS: dict[str, tuple[str, ...]] = {
+    "type": tuple(t.value for t in VulnType),
+    "severity": tuple(s.value for s in Severity),
+    "status": (*(s.value for s in State), "all"),
+    "bucket": tuple(b.value for b in Bucket),
+    "method": tuple(m.value for m in Method),
+    "confidence": tuple(c.value for c in Confidence),
+}
+"""Enumerated filters of the record list -> the values each accepts (`status`: or `all`)."""
+
+
 def _csv(value: Optional[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def filter_values(field: str, value: Optional[str], name: str = "") -> tuple[str, ...]:
+    """The comma list `value` of the enumerated filter `field`, lower-cased and checked.
+
+    InvalidRequest names the filter (as `name`, by default `field`) and the values it
+    accepts: a misspelt value would otherwise match nothing and read as "no records".
+    """
+    allowed = RECORD_FILTERS[field]
+    items = tuple(v.lower() for v in _csv(value))
+    wrong = [v for v in items if v not in allowed]
+    if wrong:
+        quoted = ", ".join(repr(v) for v in wrong)
+        raise InvalidRequest(
+            f"invalid {name or field} {quoted}: expected one or more (comma list) of "
+            + ", ".join(allowed)
+        )
+    if "all" in items and len(items) > 1:
+        raise InvalidRequest(f"invalid {name or field}: 'all' cannot be combined with states")
+    return items
 
 
 def list_records(
@@ -240,28 +276,33 @@ def list_records(
     exploitable: Optional[bool] = None,
     bucket: Optional[str] = None,
     vuln_id: Optional[str] = None,
+    method: Optional[str] = None,
+    confidence: Optional[str] = None,
     page: int = 1,
     per_page: int = 50,
 ) -> RecordPage:
     """Filtered, most-urgent-first page of records (R-D10 exploitable filter, R-D11 sort).
 
-    Comma lists select several values. `status` defaults to the open list (not fixed, not
-    ignored: R-L5); `status=all` lifts it.
+    Comma lists select several values; every value of an enumerated filter is checked
+    (`RECORD_FILTERS`, InvalidRequest otherwise). `status` defaults to the open list (not
+    fixed, not ignored: R-L5); `status=all` lifts it.
     """
     check_page(page, per_page)
-    statuses = _csv(status)
+    statuses = filter_values("status", status)
     if not statuses:
         statuses = _OPEN
     elif statuses == ("all",):
         statuses = ()
     where = RecordFilter(
-        types=_csv(type),
-        severities=_csv(severity),
+        types=filter_values("type", type),
+        severities=filter_values("severity", severity),
         statuses=statuses,
         host=host or "",
         exploitable=exploitable,
-        buckets=_csv(bucket),
+        buckets=filter_values("bucket", bucket),
         vuln_id=vuln_id or "",
+        methods=filter_values("method", method),
+        confidences=filter_values("confidence", confidence),
     )
     with uow.read():
         rows, total = uow.records.query(where, page, per_page)

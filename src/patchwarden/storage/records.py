@@ -150,6 +150,10 @@ def _where(f: RecordFilter) -> Any:
         conds.append(records.c.bucket.in_(f.buckets))
     if f.vuln_id:
         conds.append(records.c.vuln_id == f.vuln_id)
+    if f.methods:
+        conds.append(records.c.method.in_(f.methods))
+    if f.confidences:
+        conds.append(records.c.confidence.in_(f.confidences))
     return and_(*conds) if conds else None
 
 

@@ -10,6 +10,7 @@ changelog: the update itself is the fact, and `note` says why its CVE list is em
 
 from __future__ import annotations
 
+import threading
 from typing import Dict, List, Sequence, Set, Tuple
 
 from patchwarden.agent.apt import changelog as changelog_mod
@@ -35,9 +36,12 @@ from patchwarden.agent.collectors.base import (
     InventoryPart,
     Requires,
 )
+from patchwarden.agent.runner import Runner
 from patchwarden.core.inventory import Evidence, Package, PendingUpdate
 
 NAME = "apt-updates"
+CHANGELOGS = "changelogs"
+"""What `Context.report` counts while changelogs are fetched ("changelogs 12/41")."""
 
 
 class AptUpdatesCollector(Collector):
@@ -146,8 +150,37 @@ class AptUpdatesCollector(Collector):
             FetchRequest(k[0], k[1], tuple(sorted(binaries.get(k, []), key=lambda b: b.size)))
             for k in sorted(keys)
         ]
-        fetcher = ChangelogFetcher(ctx.runner, self.workers, self.budget_seconds)
+        fetcher = CountingFetcher(ctx, len(requests), ctx.runner, self.workers, self.budget_seconds)
+        ctx.report(CHANGELOGS, 0, len(requests))
         return fetcher.fetch_all(requests)
+
+
+class CountingFetcher(ChangelogFetcher):
+    """A ChangelogFetcher that reports each finished fetch to `Context.report`.
+
+    A cold run fetches changelogs one download at a time for a minute or more: without a
+    count a watcher cannot tell progress from a hang. `_fetch_one` is the fetcher's unit of
+    work (one source upload, on a worker thread), so counting there counts every request
+    once, whichever way it ended (text, note, spent budget).
+    """
+
+    def __init__(
+        self, ctx: Context, total: int, runner: Runner, workers: int, budget_seconds: float
+    ) -> None:
+        super().__init__(runner, workers, budget_seconds)
+        self._ctx = ctx
+        self._total = total
+        self._done = 0
+        self._count_lock = threading.Lock()
+
+    def _fetch_one(self, request: FetchRequest) -> FetchResult:
+        try:
+            return super()._fetch_one(request)
+        finally:
+            with self._count_lock:
+                self._done += 1
+                done = self._done
+            self._ctx.report(CHANGELOGS, done, self._total)
 
 
 def _source_key(cand: SecurityCandidate) -> SourceKey:

@@ -12,7 +12,7 @@ import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Tuple
+from typing import Callable, FrozenSet, List, Optional, Tuple
 
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
@@ -45,6 +45,11 @@ class Requires:
     """Needs the running system (root is `/`): processes, `uname`, apt-get."""
 
 
+Progress = Callable[[str, int, int], None]
+"""`progress(what, done, total)`: `done` of `total` items of a long step ("changelogs") are
+through. May be called from worker threads; must not raise."""
+
+
 @dataclass
 class Context:
     """What collectors get: the root to read, how to run commands, what is known so far."""
@@ -59,6 +64,13 @@ class Context:
     """False forbids network use (e.g. `apt-get changelog`) even on a live root."""
     cache_dir: Optional[Path] = None
     """Where collectors may keep what never changes (fetched changelogs); None: no cache."""
+    progress: Optional[Progress] = None
+    """Told how far long steps got (a command line shows it); None: nobody is watching."""
+
+    def report(self, what: str, done: int, total: int) -> None:
+        """Pass `done` of `total` of `what` to `progress`, when someone is watching."""
+        if self.progress is not None:
+            self.progress(what, done, total)
 
     @property
     def live(self) -> bool:

@@ -24,6 +24,10 @@ def list_records(
     exploitable: Optional[bool] = Query(None, description="only known-exploited (KEV) records"),
     bucket: Optional[str] = Query(None, description="asap,later,can_wait"),
     vuln_id: Optional[str] = None,
+    method: Optional[str] = Query(
+        None, description="distro-advisory,running-kernel,newest-kernel,repository-update"
+    ),
+    confidence: Optional[str] = Query(None, description="confirmed,high,medium,low"),
     page: Page = 1,
     per_page: int = 50,
 ) -> views.RecordPage:
@@ -37,6 +41,8 @@ def list_records(
         exploitable=exploitable,
         bucket=bucket,
         vuln_id=vuln_id,
+        method=method,
+        confidence=confidence,
         page=page,
         per_page=per_page,
     )

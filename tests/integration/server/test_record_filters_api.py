@@ -1,0 +1,54 @@
+"""GET /api/v1/records: a misspelt filter value is a 422 naming the filter and what it accepts
+(`?severity=hgh` used to answer 200 with no records); `method` and `confidence` filter.
+SQLite and PostgreSQL, through the in-process console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.integration.server.conftest import InProcessConsole, envelope, gz
+
+
+@pytest.mark.parametrize(
+    ("query", "needles"),
+    [
+        pytest.param(
+            "severity=hgh", ("severity", "'hgh'", "critical, high, medium"), id="severity"
+        ),
+        pytest.param("status=opn", ("status", "'opn'", "unfixed", "all"), id="status"),
+        pytest.param("bucket=soon", ("bucket", "'soon'", "asap, later, can_wait"), id="bucket"),
+        pytest.param("type=vm", ("type", "'vm'", "linux, windows"), id="type"),
+        pytest.param("method=guess", ("method", "'guess'", "distro-advisory"), id="method"),
+        pytest.param("confidence=sure", ("confidence", "'sure'", "confirmed"), id="confidence"),
+    ],
+)
+def test_misspelt_filter_is_422_naming_field_and_allowed_values(
+    console: InProcessConsole, query: str, needles: tuple[str, ...]
+) -> None:
+    before = console.counts()
+    reply = console.api("GET", f"/api/v1/records?{query}")
+    assert reply.status_code == 422, reply.text
+    detail = reply.json()["detail"]
+    assert isinstance(detail, str)
+    for needle in needles:
+        assert needle in detail, (needle, detail)
+    assert console.counts() == before
+
+
+def test_method_and_confidence_pass_through(
+    console: InProcessConsole, debian_inventory: dict[str, Any]
+) -> None:
+    assert console.upload(gz(envelope(debian_inventory))).status_code == 200
+
+    def total(query: str) -> int:
+        reply = console.api("GET", f"/api/v1/records?{query}")
+        assert reply.status_code == 200, reply.text
+        return int(reply.json()["total"])
+
+    everything = total("")
+    assert everything == 2  # the Debian 10 root's two DSA findings
+    assert total("method=distro-advisory") == everything
+    assert total("method=repository-update") == 0
+    assert total("confidence=high,confirmed") == everything
+    assert total("confidence=low") == 0
