@@ -1,22 +1,31 @@
 # patchwarden — `make run` and `make test` are the two entry points (README).
+#   make run   installs what the console and the agent need into .venv (no root, no Debian
+#              packages) and starts them (scripts/run-main);
+#   make test  also installs the test tools: the [dev] extra into .venv and, as root, the
+#              Debian packages the tests use as oracles and real peers (DEBS).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 DEBS_STAMP := $(VENV)/.debs
-DATA_DIR ?= $(CURDIR)/var
 
 # Debian packages the tests use as oracles and real peers (installed here, never by hand):
 # dpkg-dev/apt for version oracles and the repository check, python3-rpm for rpm's labelCompare,
 # maven + a JDK for Maven's ComparableVersion, postgresql for the PostgreSQL suite, rpm (rpmbuild),
 # dnf and createrepo-c for the dnf repository check against a real repository, lz4 and zstd
-# (the commands) to pack apt indices the way mirrors ship them (tests/unit/agent/test_apt_lists.py).
-DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c lz4 zstd
+# (the commands) to pack apt indices the way mirrors ship them (tests/unit/agent/test_apt_lists.py),
+# debootstrap for tests in real Debian chroots. `make run` installs none of them: each one the
+# agent scans adds its own findings to this machine's report (a JDK and PostgreSQL alone add
+# hundreds).
+DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c lz4 zstd debootstrap
 
-.PHONY: install debs run test bench lint clean
+.PHONY: install install-test debs run test bench lint clean
 
-install: $(STAMP)
+install: $(RUN_STAMP)
+
+install-test: $(TEST_STAMP)
 
 debs: $(DEBS_STAMP)
 
@@ -25,23 +34,32 @@ $(DEBS_STAMP): Makefile
 	scripts/install-debs $(DEBS)
 	@touch $@
 
-$(STAMP): pyproject.toml $(DEBS_STAMP)
-	$(PYTHON) -m venv $(VENV)
+# The product needs no Debian package beyond a Python >= 3.9 whose `venv` module works (on
+# Debian and Ubuntu that is the python3-venv package, part of most installs).
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV) with $(PYTHON) -m venv;" \
+	  "on Debian/Ubuntu install python3-venv" >&2; rm -rf $(VENV); exit 1; }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[server,dev]'
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[server]'
 	@touch $@
 
-run: install
+$(TEST_STAMP): pyproject.toml $(DEBS_STAMP) | $(BIN)/python
+	$(BIN)/pip install -q -e '.[server,dev]'
+	@touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	scripts/run-main
 
-test: install
+test: $(TEST_STAMP)
 	$(BIN)/pytest -n 2 tests
 
-bench: install
+bench: $(TEST_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lint: install
+lint: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/test_lint.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build dist *.egg-info

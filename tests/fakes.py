@@ -96,6 +96,22 @@ class FakeHosts(_Repo):
         host = Host(host_id, hostname, machine_id, agent_version, now, now, None, None, None, (), 0)
         self.t.hosts[host_id] = (host, secret_hash)
 
+    def reenrol(
+        self,
+        machine_id: str,
+        hostname: str,
+        secret_hash: str,
+        agent_version: str,
+        now: datetime,
+    ) -> Optional[str]:
+        known = [h for h, _ in self.t.hosts.values() if h.machine_id == machine_id]
+        if not known:
+            return None
+        host = min(known, key=lambda h: (h.enrolled_at, h.id))
+        host = replace(host, hostname=hostname, agent_version=agent_version, last_seen_at=now)
+        self.t.hosts[host.id] = (host, secret_hash)
+        return host.id
+
     def get(self, host_id: str) -> Optional[Host]:
         found = self.t.hosts.get(host_id)
         return found[0] if found else None

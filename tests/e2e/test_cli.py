@@ -204,8 +204,8 @@ def test_feeds_sync_downloads_imports_and_then_is_not_modified(tmp_path, feed_se
     ]
     first = pw(*args)
     assert first.returncode == 0, first.stderr
-    assert "kev: " in first.stdout and "1404 records imported" in first.stdout
-    assert "osv-almalinux: " in first.stdout and "200 records imported" in first.stdout
+    assert "\nkev            ok            1404 records imported" in first.stdout
+    assert "\nosv-almalinux  ok            200 records imported" in first.stdout
     second = pw(*args)
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("not modified") == 2
@@ -225,7 +225,7 @@ def test_feeds_sync_http_error_is_clear(tmp_path, feed_server):
         "--url",
         f"kev={base}/missing.json",
     )
-    assert proc.returncode == 2 and "HTTP 404" in proc.stderr
+    assert proc.returncode == 1 and "HTTP 404" in proc.stdout
 
 
 def test_records_from_a_server_that_is_no_console_is_a_clear_error(feed_server):

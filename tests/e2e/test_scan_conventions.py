@@ -226,13 +226,13 @@ def test_table_groups_by_source_package_with_upgrade_commands(alma: Scan) -> Non
         "openssl openssl, openssl-libs",
         "1.1.1k-7.cm2",
         "1:3.0.7-1",
-        "high",
+        "high (almalinux)",  # and who rated it (issue 8)
         "CVE-2099-1001",
         "",
         "dnf upgrade --advisory=ALSA-2099:0001",
     ]
     assert row_cells(lines, "curl") == [
-        "curl", "7.76.0-6.cm2", "—", "critical", "CVE-2099-3003", "no fix yet", "—",
+        "curl", "7.76.0-6.cm2", "—", "critical (almalinux)", "CVE-2099-3003", "no fix yet", "—",
     ]  # fmt: skip
     assert row_cells(lines, "bash")[4:] == ["CVE-2021-44228 KEV", "", "dnf upgrade bash"]
     # Most severe first.
@@ -281,7 +281,7 @@ def test_ubuntu_table_upgrade_command_is_apt_get(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     apt = row_cells(proc.stdout.splitlines(), "apt")
     assert apt[0] == "apt apt, libapt-pkg5.0"
-    assert apt[1:5] == ["1.6.3ubuntu0.1", "1.6.6ubuntu0.1", "high", "CVE-2019-3462"]
+    assert apt[1:5] == ["1.6.3ubuntu0.1", "1.6.6ubuntu0.1", "high (ubuntu)", "CVE-2019-3462"]
     assert apt[-1] == "apt-get install --only-upgrade apt libapt-pkg5.0"
     assert "118 findings in 24 source packages: 6 high, 51 medium, 61 low" in proc.stdout
 

@@ -180,7 +180,10 @@ def test_cyclonedx_is_valid_with_purls_and_affects(alma: list[str], tmp_path: Pa
         {"version": "1.1.1k-7.cm2", "status": "affected"},
         {"version": "1:3.0.7-1", "status": "unaffected"},
     ]
-    assert openssl["ratings"] == [{"severity": "high", "method": "other"}]
+    # Rated by the AlmaLinux advisory itself, which gives no CVSS (issue 8: who rated it).
+    assert openssl["ratings"] == [
+        {"severity": "high", "method": "other", "source": {"name": "AlmaLinux"}}
+    ]
     assert {"name": "patchwarden:advisories", "value": "ALSA-2099:0001"} in openssl["properties"]
     assert vulns["CVE-2099-3003"]["recommendation"] == "No fixed version published yet."
     assert vulns["CVE-2099-3003"]["affects"][0]["versions"] == [
@@ -201,8 +204,15 @@ def test_cyclonedx_of_the_ubuntu_root_has_deb_purls_and_cvss_ratings(ubuntu: lis
     assert purls["bsdutils"].startswith("pkg:deb/ubuntu/bsdutils@1:2.31.1-0.4ubuntu3.1?")
     vulns = {v["id"]: v for v in bom["vulnerabilities"]}
     assert vulns["CVE-2019-3462"]["ratings"] == [
-        {"severity": "high", "method": "other", "score": 8.1}
+        {
+            "severity": "high",
+            "method": "CVSSv31",
+            "score": 8.1,
+            "vector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "source": {"name": "Ubuntu"},
+        }
     ]
+    assert {"url": "https://usn.ubuntu.com/usn/usn-3863-2"} in vulns["CVE-2019-3462"]["advisories"]
 
 
 # -- CSV ------------------------------------------------------------------------------------
@@ -240,6 +250,11 @@ def test_csv_one_row_per_finding_rfc4180(alma: list[str]) -> None:
     assert curl["fixed_version"] == "" and curl["exploitable"] == "false"
     bash = next(r for r in rows if r["package"] == "bash")
     assert bash["exploitable"] == "true" and bash["cves"] == "CVE-2021-44228"
+    assert header[-4:] == ["severity_source", "cvss_vector", "title", "references"]
+    assert (zlib["severity_source"], zlib["title"]) == (
+        "almalinux",
+        'Moderate: zlib "inflate", bounds check',
+    )
 
 
 def test_csv_and_sarif_follow_the_filters(alma: list[str]) -> None:

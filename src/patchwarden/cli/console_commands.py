@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +24,7 @@ MAX_TOKEN_DAYS = 3650
 @click.command()
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--no-scheduler", is_flag=True, help="Do not run the periodic sweeps here.")
 @click.option(
     "--tick", type=float, default=30.0, show_default=True, help="Seconds between scheduler rounds."
@@ -48,6 +51,18 @@ MAX_TOKEN_DAYS = 3650
     metavar="ADDRESS[/BITS]",
     help="A reverse proxy whose X-Forwarded-For header names the client. Repeatable.",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="The PEM private key (unencrypted) of --tls-cert.",
+)
 def server(
     data_dir: Path | None,
     host: str,
@@ -57,8 +72,14 @@ def server(
     auth_failures: int,
     auth_lockout_max: float,
     trusted_proxies: tuple[str, ...],
+    tls_cert: Path | None,
+    tls_key: Path | None,
 ) -> None:
-    """Run the console (REST API; SQLite under the data dir unless PATCHWARDEN_DATABASE_URL)."""
+    """Run the console (REST API; SQLite under the data dir unless PATCHWARDEN_DATABASE_URL).
+
+    Exits 2 on bad input (an address already in use, TLS files that do not load) and 3 when
+    the console cannot start (its database cannot be reached or migrated).
+    """
     import uvicorn
 
     from patchwarden.server.app import create_app
@@ -84,10 +105,97 @@ def server(
         ),
         trusted_proxies=trusted_proxies,
     )
+    if (tls_cert is None) != (tls_key is None):
+        fail("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+    if tls_cert is not None and tls_key is not None:
+        check_tls_files(tls_cert, tls_key)
+    # Bound here and handed to uvicorn: a port in use is a clear message and exit 2, and
+    # nothing can take the port between this check and the server starting on it.
+    sock = listen_socket(host, port)
     private_dir(config.data_dir)
-    err_console.print(f"patchwarden console on http://{host}:{port}/ (API /api/v1, docs /api/docs)")
-    # No `server: uvicorn` banner: the console does not advertise what it runs on.
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", server_header=False)
+    scheme = "https" if tls_cert else "http"
+    where = f"[{host}]" if ":" in host else host
+    err_console.print(
+        f"patchwarden console on {scheme}://{where}:{port}/ (API /api/v1, docs /api/docs)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    uv_config = uvicorn.Config(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        # No `server: uvicorn` banner: the console does not advertise what it runs on.
+        server_header=False,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
+    console = uvicorn.Server(uv_config)
+    console.run(sockets=[sock])
+    if not console.started:
+        sys.exit(EXIT_NOT_STARTED)
+
+
+EXIT_NOT_STARTED = 3
+"""`server`: the console could not start (as `uvicorn.run` exits then)."""
+
+
+def check_tls_files(cert: Path, key: Path) -> None:
+    """Exit 2 naming the file unless they are a PEM certificate and its unencrypted key."""
+    import ssl
+
+    try:
+        cert_text = cert.read_text(errors="replace")
+        key_text = key.read_text(errors="replace")
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}")
+    if "-----BEGIN CERTIFICATE-----" not in cert_text:
+        fail(f"--tls-cert {cert}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)")
+    if "PRIVATE KEY-----" not in key_text:
+        fail(f"--tls-key {key}: no PEM private key in it (-----BEGIN … PRIVATE KEY-----)")
+    if "ENCRYPTED" in key_text:
+        fail(
+            f"--tls-key {key}: the key is encrypted; the server needs it unencrypted "
+            "(openssl pkey -in KEY -out PLAIN-KEY, then keep that file private)"
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        plainly = {"KEY_VALUES_MISMATCH": "the key is not the certificate's"}.get(reason, reason)
+        fail(f"--tls-cert {cert} / --tls-key {key}: cannot use them: {plainly} ({reason})")
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port), or exit 2 saying why it cannot be."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        fail(f"--host {host}: not an address to listen on ({exc.strerror})")
+    sock = socket.socket(family, kind, proto)
+    # As uvicorn does: a restart may reuse the port while old connections linger in
+    # TIME_WAIT; a live listener still makes bind() fail.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"{host}:{port} is already in use (another patchwarden server, or another "
+                f"program, listens there): stop it, or pick another port with --port, "
+                f"e.g. --port {port + 1 if port < 65535 else 8080}"
+            )
+        if exc.errno == errno.EACCES:
+            fail(
+                f"cannot listen on {host}:{port}: permission denied (ports below 1024 need "
+                "root): pick another port with --port, e.g. --port 8080"
+            )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
 
 
 def init_option(fn: F) -> F:

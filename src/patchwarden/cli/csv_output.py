@@ -29,6 +29,11 @@ COLUMNS = (
     "restart_required",
     "reason",
     "summary",
+    # Added by issue 8, at the end so that scripts reading columns by position go on working.
+    "severity_source",
+    "cvss_vector",
+    "title",
+    "references",
 )
 """The header line; list fields are space-separated inside their cell."""
 

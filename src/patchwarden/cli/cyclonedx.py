@@ -56,12 +56,43 @@ def _timestamp(inv: Inventory) -> str:
         return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+_SOURCE_NAMES = {
+    "nvd": "NVD",
+    "ghsa": "GitHub Advisory Database",
+    "ubuntu": "Ubuntu",
+    "debian": "Debian",
+    "almalinux": "AlmaLinux",
+    "rocky": "Rocky Linux",
+    "redhat": "Red Hat",
+    "alpine": "Alpine Linux",
+}
+"""`severity_source` -> the rating source's name in `ratings[].source.name`."""
+
+
+def _cvss_method(vector: str) -> str:
+    """CycloneDX 1.6 `ratings[].method` of a CVSS vector."""
+    if vector.startswith("CVSS:4"):
+        return "CVSSv4"
+    if vector.startswith("CVSS:3.1"):
+        return "CVSSv31"
+    if vector.startswith("CVSS:3"):
+        return "CVSSv3"
+    return "CVSSv2"
+
+
 def _vulnerability(vuln_id: str, found: Sequence[Match], refs: dict[tuple[str, str], str]) -> Any:
     worst = max(found, key=lambda m: (m.severity.rank, m.cvss or 0.0))
     rating: dict[str, Any] = {"severity": worst.severity.value, "method": "other"}
-    scores = [m.cvss for m in found if m.cvss is not None]
-    if scores:
-        rating["score"] = max(scores)
+    scored = max(
+        (m for m in found if m.cvss is not None), key=lambda m: m.cvss or 0.0, default=None
+    )
+    if scored is not None:
+        rating["score"] = scored.cvss
+        if scored.cvss_vector:
+            rating["method"] = _cvss_method(scored.cvss_vector)
+            rating["vector"] = scored.cvss_vector
+    if worst.severity_source != "unrated":
+        rating["source"] = {"name": _SOURCE_NAMES.get(worst.severity_source, worst.severity_source)}
     affects: dict[str, list[dict[str, str]]] = {}
     for m in found:
         versions = affects.setdefault(refs[(m.package, m.installed_version)], [])
@@ -82,7 +113,12 @@ def _vulnerability(vuln_id: str, found: Sequence[Match], refs: dict[tuple[str, s
             {"id": c, "source": {"name": "NVD", "url": f"https://nvd.nist.gov/vuln/detail/{c}"}}
             for c in cves
         ]
-    summary = next((m.summary for m in found if m.summary), "")
+    links = list(dict.fromkeys(u for m in found for u in m.references))
+    if links:
+        vulnerability["advisories"] = [{"url": u} for u in links]
+    summary = next((m.summary for m in found if m.summary), "") or next(
+        (m.title for m in found if m.title), ""
+    )
     if summary:
         vulnerability["description"] = summary
     vulnerability["recommendation"] = (

@@ -141,6 +141,8 @@ class SourceGroup:
     """The highest fixed version among its findings (installing it fixes every fixable one)."""
     severity: Severity
     """The highest severity among its findings."""
+    severity_source: str
+    """Who rated the finding that has it (nvd, debian, …, unrated)."""
     exploitable: int
     no_fix: int
 
@@ -163,6 +165,7 @@ def group_by_source(inv: Inventory, matches: Sequence[Match]) -> list[SourceGrou
     for source, found in by_source.items():
         fixed = [m.fixed_version for m in found if m.fixed_version]
         scheme = _SCHEMES.get(formats.get(found[0].package, ""), "")
+        worst = max(found, key=lambda m: (m.severity.rank, m.severity_source != "unrated"))
         groups.append(
             SourceGroup(
                 source=source,
@@ -170,7 +173,8 @@ def group_by_source(inv: Inventory, matches: Sequence[Match]) -> list[SourceGrou
                 binaries=tuple(sorted({m.package for m in found})),
                 installed=tuple(sorted({m.installed_version for m in found})),
                 fixed=_highest(fixed, scheme),
-                severity=max((m.severity for m in found), key=lambda s: s.rank),
+                severity=worst.severity,
+                severity_source=worst.severity_source,
                 exploitable=sum(1 for m in found if m.exploitable),
                 no_fix=len(found) - len(fixed),
             )
@@ -194,9 +198,11 @@ def print_table(
     matches: Sequence[Match],
     errors: Sequence[str],
     filters_line: str = "",
+    advisory_data: str = "",
 ) -> None:
-    """Host line, one row per source package (binaries, vulnerabilities, highest severity,
-    fixed version, upgrade command), counts by severity, the filters applied, warnings."""
+    """Host line, the advisory data used, one row per source package (binaries,
+    vulnerabilities, highest severity and who rated it, fixed version, upgrade command),
+    counts by severity, the filters applied, warnings."""
     os_line = inv.os.name or f"{inv.os.id} {inv.os.release}"
     if inv.os.eol:
         os_line += f" [bold red](end-of-life {inv.os.eol_date or ''})[/]"
@@ -206,6 +212,8 @@ def print_table(
         others = [p.release for p in k.installed if p.release != k.running]
         extra = f"; installed, not running: {', '.join(others)}" if others else ""
         console.print(f"kernel running {k.running}{extra}")
+    if advisory_data:
+        console.print(advisory_data, soft_wrap=True, highlight=False, markup=False)
     groups = group_by_source(inv, matches)
     if groups:
         console.print(_table(inv, groups, wide=console.width >= NARROW))
@@ -281,6 +289,9 @@ def _table(inv: Inventory, groups: Sequence[SourceGroup], wide: bool) -> Table:
         installed, fixed = "\n".join(g.installed), g.fixed or "—"
         versions = [installed, fixed] if wide else [f"{installed}\n→ {fixed}"]
         severity = Text(g.severity.value, style=SEVERITY_STYLE[g.severity])
+        if g.severity_source != "unrated":
+            # Who rated it: a vendor's "low" and NVD's "high" are different statements.
+            severity.append(f" ({g.severity_source})", style="dim")
         cells: list[Any] = [package, *versions, severity, ids]
         if wide:
             cells += ["; ".join(notes), upgrade_command(inv.os, g.matches) or "—"]

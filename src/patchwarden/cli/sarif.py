@@ -63,15 +63,17 @@ def _worst(matches: Sequence[Match]) -> Match:
 
 def _rule(vuln_id: str, found: Sequence[Match]) -> dict[str, Any]:
     worst = _worst(found)
-    summary = next((m.summary for m in found if m.summary), "") or vuln_id
+    title = next((m.title for m in found if m.title), "")
+    summary = next((m.summary for m in found if m.summary), "") or title or vuln_id
+    refs = next((m.references for m in found if m.references), ())
     packages = ", ".join(sorted({m.package for m in found}))
     also = [c for c in worst.cves if c != vuln_id]
     help_text = f"{vuln_id} ({worst.severity.value}) affects {packages}." + (
         f" CVEs: {', '.join(also)}." if also else ""
     )
-    return {
+    rule: dict[str, Any] = {
         "id": vuln_id,
-        "shortDescription": {"text": summary},
+        "shortDescription": {"text": title or summary},
         "fullDescription": {"text": summary},
         "help": {"text": help_text},
         "defaultConfiguration": {"level": LEVEL[worst.severity]},
@@ -81,8 +83,14 @@ def _rule(vuln_id: str, found: Sequence[Match]) -> dict[str, Any]:
             # not be listed as high where the level says note.
             "security-severity": SEVERITY_SCORE[worst.severity],
             **({"cvss": worst.cvss} if worst.cvss is not None else {}),
+            **({"cvssVector": worst.cvss_vector} if worst.cvss_vector else {}),
+            "severitySource": worst.severity_source,
+            **({"references": list(refs)} if refs else {}),
         },
     }
+    if refs:
+        rule["helpUri"] = refs[0]
+    return rule
 
 
 def _message(m: Match) -> str:
@@ -127,6 +135,7 @@ def sarif_document(inv: Inventory, matches: Sequence[Match]) -> dict[str, Any]:
             "locations": [_location(m, packages.get((m.package, m.installed_version)), inv)],
             "properties": {
                 "severity": m.severity.value,
+                "severitySource": m.severity_source,
                 "installedVersion": m.installed_version,
                 "fixedVersion": m.fixed_version,
                 "sourcePackage": m.source_package,

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +43,7 @@ from patchwarden.core.inventory import UNKNOWN_OS, Evidence, Inventory
 from patchwarden.core.matching import Match
 from patchwarden.services.detection import detect
 from patchwarden.services.feeds import load_index
+from patchwarden.services.freshness import STALE_AFTER_DAYS, Freshness, freshness
 from patchwarden.services.index import ChainedIndex
 from patchwarden.services.views import filter_values
 from patchwarden.storage.advisory_store import AdvisoryStore
@@ -62,6 +63,8 @@ class ScanResult:
     inventory: Inventory
     matches: list[Match]
     errors: list[str]
+    advisory_data: Optional[Freshness] = None
+    """What the store held and what is wrong with it (empty, the offline snapshot, stale)."""
 
 
 def scan_host(
@@ -71,6 +74,7 @@ def scan_host(
     online: bool = True,
     include_wont_fix: bool = False,
     progress: Optional[Console] = None,
+    stale_after_days: float = STALE_AFTER_DAYS,
 ) -> ScanResult:
     """Collect the inventory of `root`, match it against the store plus `feed_specs`.
 
@@ -100,7 +104,13 @@ def scan_host(
     ] + errors
     with AdvisoryStore.in_dir(data_dir) as store:
         found = detect(inv, ChainedIndex([store, extra]), include_wont_fix=include_wont_fix)
-    return ScanResult(inventory=inv, matches=found.matches, errors=errors + found.errors)
+        data = freshness(store.feeds(), datetime.now(timezone.utc), stale_after_days)
+    if feed_specs and data.empty:
+        # The feeds given on the command line are what the scan used; nothing to warn about.
+        data = Freshness("advisory data: the feeds given with --feed", ())
+    return ScanResult(
+        inventory=inv, matches=found.matches, errors=errors + found.errors, advisory_data=data
+    )
 
 
 def check_recognised(inv: Inventory, root: Path) -> None:
@@ -175,6 +185,14 @@ def check_recognised(inv: Inventory, root: Path) -> None:
 )
 @click.option("--offline", is_flag=True, help="No network at all (no changelog downloads).")
 @click.option(
+    "--stale-days",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=STALE_AFTER_DAYS,
+    show_default=True,
+    metavar="DAYS",
+    help="Warn when the newest feed import is older than this.",
+)
+@click.option(
     "--include-wont-fix",
     is_flag=True,
     help="Also report vulnerabilities the vendor will not fix / has declared end-of-life.",
@@ -191,6 +209,7 @@ def scan(
     fail_on: str | None,
     exit_code: int,
     offline: bool,
+    stale_days: float,
     include_wont_fix: bool,
 ) -> None:
     """Inventory this host (or --root) and match it against the advisories.
@@ -215,9 +234,12 @@ def scan(
             online=not offline,
             include_wont_fix=include_wont_fix,
             progress=err_console if show_progress else None,
+            stale_after_days=stale_days,
         )
     except PatchwardenError as exc:
         fail(str(exc))
+    for warning in result.advisory_data.warnings if result.advisory_data else ():
+        err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True, highlight=False)
     filtered = apply_filters(result.matches, filters, date.today())
     for entry in filtered.expired:
         err_console.print(
@@ -248,11 +270,12 @@ def write_output(
         from patchwarden.cli.output import print_table, stdout_console
 
         line = filters_line(filters, filtered) if filters.active else ""
+        data = result.advisory_data.summary if result.advisory_data else ""
         if output:
             with output.open("w", encoding="utf-8") as fh:
-                print_table(stdout_console(fh), inv, matches, errors, line)
+                print_table(stdout_console(fh), inv, matches, errors, line, data)
         else:
-            print_table(stdout_console(), inv, matches, errors, line)
+            print_table(stdout_console(), inv, matches, errors, line, data)
         return
     if fmt == "csv":
         from patchwarden.cli.csv_output import csv_text

@@ -205,5 +205,55 @@ class EpssScore:
     date: str = ""
 
 
-FeedItem = Union[Advisory, KevEntry, EpssScore]
+class RatingSource(str, Enum):
+    """Who rated a CVE: a distro's security team, NVD, or GitHub's advisory database.
+
+    `Match.severity_source` uses these values, the advisory's own source when no name of
+    this list fits it, and `unrated`.
+    """
+
+    UBUNTU = "ubuntu"
+    DEBIAN = "debian"
+    ALMALINUX = "almalinux"
+    ROCKY = "rocky"
+    REDHAT = "redhat"
+    ALPINE = "alpine"
+    NVD = "nvd"
+    GHSA = "ghsa"
+
+
+UNRATED = "unrated"
+"""`Match.severity_source` of a finding nothing rated."""
+
+
+@dataclass(frozen=True)
+class CveRating:
+    """One source's rating of one CVE, kept in the rating index (issue 8).
+
+    Distro feeds give them through their advisories (`core.ratings.ratings_of`); the NVD
+    feed yields them directly, as NVD describes CVEs, not affected package versions.
+    """
+
+    cve: str
+    source: str
+    """A `RatingSource` value (or the advisory's source when none fits)."""
+    severity: Severity = Severity.UNKNOWN
+    cvss_score: Optional[float] = None
+    cvss_vector: str = ""
+    title: str = ""
+    """One line: the advisory's summary, or the start of NVD's description."""
+    references: Tuple[str, ...] = ()
+    """URLs."""
+    modified: str = ""
+    """When the source last changed its record (the newest wins between imports)."""
+    exact: bool = True
+    """False when the rating is an erratum's, shared by several CVEs (the worst of them)."""
+
+    @property
+    def rated(self) -> bool:
+        """Whether it says anything about severity: a severity word or a CVSS score."""
+        return self.severity is not Severity.UNKNOWN or self.cvss_score is not None
+
+
+FeedItem = Union[Advisory, KevEntry, EpssScore, CveRating]
 """What a feed parser yields and an advisory store keeps."""

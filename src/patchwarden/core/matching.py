@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Dict, Union
 
 from patchwarden.core.advisory import (
+    UNRATED,
     Advisory,
     Affected,
     EventKind,
@@ -24,6 +25,13 @@ from patchwarden.core.advisory import (
 from patchwarden.core.errors import InvalidVersion
 from patchwarden.core.inventory import Evidence, Inventory, Package
 from patchwarden.core.modularity import module_applies
+from patchwarden.core.ratings import (
+    MAX_REFERENCES,
+    advisory_rated,
+    advisory_title,
+    rating_source,
+    urls,
+)
 from patchwarden.core.versions import key_function
 from patchwarden.core.vocabulary import VulnType
 
@@ -145,6 +153,13 @@ class Match:
     lookup_name: str = ""
     range_type: str = ""
     summary: str = ""
+    severity_source: str = UNRATED
+    """Who rated it (`core.advisory.RatingSource` value, the advisory's source, `unrated`)."""
+    cvss_vector: str = ""
+    title: str = ""
+    """One line naming the vulnerability (advisory summary, else the rating index's)."""
+    references: tuple[str, ...] = ()
+    """URLs, at most `core.ratings.MAX_REFERENCES`."""
 
     def to_dict(self) -> dict[str, Any]:
         """The scan JSON shape of a finding."""
@@ -167,6 +182,10 @@ class Match:
             "advisories": list(self.advisories),
             "ecosystem": self.ecosystem,
             "summary": self.summary,
+            "severity_source": self.severity_source,
+            "cvss_vector": self.cvss_vector,
+            "title": self.title,
+            "references": list(self.references),
         }
 
 
@@ -417,9 +436,21 @@ def match_query(
                 lookup_name=query.name,
                 range_type=verdict.range_type,
                 summary=advisory.summary,
+                severity_source=_rated_by(advisory, affected),
+                cvss_vector=advisory.cvss_vector,
+                title=advisory_title(advisory),
+                references=urls((r.url for r in advisory.references), MAX_REFERENCES),
             )
         )
     return found
+
+
+def _rated_by(advisory: Advisory, affected: Affected) -> str:
+    """`severity_source` of a finding rated by its own advisory (or `unrated`)."""
+    rated = affected.severity is not None and affected.severity is not Severity.UNKNOWN
+    if rated or advisory_rated(advisory):
+        return rating_source(advisory, affected.package.ecosystem)
+    return UNRATED
 
 
 def merge_matches(matches: Sequence[Match]) -> list[Match]:
@@ -456,10 +487,25 @@ def _combine(a: Match, b: Match) -> Match:
     """Two findings of one vulnerability on one package: keep the most informative."""
     # A known fix beats "no fix yet" (feeds of one distro agree on the fixed version).
     base = a if a.fixed_version or not b.fixed_version else b
+    # The rating comes with its source: the higher one (a rated one beats an unrated one).
+    rated = (
+        a
+        if (a.severity.rank, a.severity_source != UNRATED)
+        >= (
+            b.severity.rank,
+            b.severity_source != UNRATED,
+        )
+        else b
+    )
+    scored = a if a.cvss is not None else b
     return replace(
         base,
-        severity=max((a.severity, b.severity), key=lambda s: s.rank),
-        cvss=a.cvss if a.cvss is not None else b.cvss,
+        severity=rated.severity,
+        severity_source=rated.severity_source,
+        cvss=scored.cvss,
+        cvss_vector=scored.cvss_vector,
+        title=a.title or b.title,
+        references=urls((*a.references, *b.references), MAX_REFERENCES),
         cves=_union(a.cves, b.cves),
         advisories=_union(a.advisories, b.advisories),
         restart_required=a.restart_required or b.restart_required,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from patchwarden.core.advisory import Severity
+from patchwarden.core.advisory import UNRATED, Severity
 from patchwarden.core.inventory import Inventory, PendingUpdate
 from patchwarden.core.matching import Confidence, Match, Method
+from patchwarden.core.ratings import own_source
 from patchwarden.detect.kernel import KERNEL_ROLES, KernelRole, kernel_role
 
 _NOT_RUNNING_KERNEL = (KernelRole.KERNEL_TOOLING, KernelRole.OTHER_KERNEL)
@@ -33,7 +34,11 @@ def pending_update_matches(inv: Inventory) -> list[Match]:
     """One finding per (package, CVE) of every pending security update."""
     out: list[Match] = []
     packages = {p.name: p for p in inv.packages}
+    # The repository's own rating (dnf updateinfo), when it gives one; apt gives none, and
+    # detection then takes one from the rating index.
+    vendor = own_source(inv.os.id, inv.os.family)
     for upd in inv.pending_updates:
+        severity = Severity.parse(upd.severity)
         pkg = packages.get(upd.package)
         role = kernel_role(pkg, inv) if pkg is not None else KernelRole.NOT_KERNEL
         base = Match(
@@ -43,8 +48,9 @@ def pending_update_matches(inv: Inventory) -> list[Match]:
             source_package=upd.source_package or upd.package,
             installed_version=upd.installed_version,
             fixed_version=upd.candidate_version,
-            severity=Severity.parse(upd.severity),
+            severity=severity,
             cvss=None,
+            severity_source=vendor if severity is not Severity.UNKNOWN else UNRATED,
             method=Method.REPOSITORY_UPDATE,
             confidence=Confidence.HIGH if upd.cves else Confidence.MEDIUM,
             # A kernel fix takes a reboot (R-F4).
@@ -63,5 +69,6 @@ def pending_update_matches(inv: Inventory) -> list[Match]:
             # per kernel CVE in the changelog.
             out.append(replace(base, cves=(), reason=_KERNEL_NOTE.format(n=len(upd.cves))))
             continue
-        out.extend(replace(base, id=cve) for cve in upd.cves)
+        # One finding per CVE, about that CVE only (its rating, KEV and EPSS are its own).
+        out.extend(replace(base, id=cve, cves=(cve,)) for cve in upd.cves)
     return out

@@ -16,6 +16,7 @@ from patchwarden.feeds.debian_tracker import DebianTrackerParser
 from patchwarden.feeds.epss import EpssParser
 from patchwarden.feeds.kev import KevParser
 from patchwarden.feeds.kind import detect_kind as _detect_kind
+from patchwarden.feeds.nvd import NvdParser
 from patchwarden.feeds.osv import OsvParser
 from patchwarden.feeds.ubuntu_uct import UbuntuUctParser
 
@@ -36,6 +37,7 @@ FEEDS: dict[str, FeedParser] = _registry(
     AlpineSecdbParser(),
     KevParser(),
     EpssParser(),
+    NvdParser(),
 )
 
 

@@ -22,6 +22,9 @@ _HEAD = 16384
 _DIR_SCAN_LIMIT = 200
 _DSA_HEADER = re.compile(r"^\[[^\]]+\]\s+D[LST]+A-\d+")
 _TRACKER_JSON = re.compile(r'^\s*\{\s*"[^"]+"\s*:\s*\{\s*"(CVE|TEMP)-')
+_NVD_FEED_NAME = re.compile(r"^nvdcve-2\.0-[a-z0-9]+\.json(\.gz|\.zip)?$")
+"""NVD's 2.0 JSON feed files: `nvdcve-2.0-2024.json.gz`, `nvdcve-2.0-modified.json.zip`."""
+_NVD_JSON = re.compile(r'"format"\s*:\s*"NVD_CVE"|"sourceIdentifier"\s*:')
 
 
 def detect_kind(path: str | Path, kinds: tuple[str, ...] = ()) -> str:
@@ -60,6 +63,8 @@ def _dir_kind(root: Path) -> str | None:
 
 def _file_kind(path: Path) -> str | None:
     name = path.name.lower()
+    if _NVD_FEED_NAME.match(name):
+        return "nvd"
     if name.endswith(".zip"):
         return "osv"  # the OSV bucket's all.zip layout
     if name.endswith(TAR_SUFFIXES):
@@ -78,7 +83,7 @@ def _file_kind(path: Path) -> str | None:
             f"{path}: not a DSA/DLA/DTSA advisory list (CPE.list, for one, maps packages to "
             "CPE names and holds no advisories)"
         )
-    if name.endswith(".json"):
+    if name.endswith((".json", ".json.gz")):
         return _json_kind(path, head)
     if name.endswith((".yaml", ".yml")):
         if re.search(r"^distroversion:", head, re.MULTILINE):
@@ -99,6 +104,8 @@ def _json_kind(path: Path, head: str) -> str | None:
         return "kev"
     if _TRACKER_JSON.match(head):
         return "debian-tracker"
+    if '"vulnerabilities"' in head and _NVD_JSON.search(head):
+        return "nvd"  # an NVD CVE API 2.0 page
     if '"csaf_version"' in head:
         raise FeedError(f"{path}: a CSAF document; CSAF is not a supported feed kind yet")
     if '"id"' in head and '"modified"' in head:

@@ -40,6 +40,7 @@ from patchwarden.services.errors import (
     TooManyRequests,
 )
 from patchwarden.services.feeds import http_client, sync_sources
+from patchwarden.services.freshness import freshness
 from patchwarden.services.index import CachedIndex
 from patchwarden.services.scheduler import tick
 from patchwarden.services.settings import get_settings
@@ -107,6 +108,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         upgrade(config.database_url)
         engine = make_engine(config.database_url)
         app.state.store = AdvisoryStore.in_dir(config.data_dir)
+        for warning in freshness(app.state.store.feeds(), config.clock.now()).warnings:
+            log.warning("advisory store: %s", warning)
         app.state.index = CachedIndex(app.state.store)
         # The index is read at each call: a feed sync swaps in a fresh one.
         app.state.new_uow = lambda: SqlUnitOfWork(engine, app.state.index)

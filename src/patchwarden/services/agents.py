@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from patchwarden.services.records import abort_verify
 
 ENROLMENT_TTL = timedelta(days=7)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Enrolment:
@@ -24,6 +27,9 @@ class Enrolment:
 
     host_id: str
     secret: str
+    reenrolled: bool = False
+    """True when the machine was known (same machine id): the host kept its id and records,
+    and the credentials it had before no longer work."""
 
 
 @dataclass(frozen=True)
@@ -61,28 +67,40 @@ def create_enrolment_token(uow: UnitOfWork, clock: Clock, ttl: timedelta = ENROL
 
 
 def enrol(uow: UnitOfWork, clock: Clock, body: Mapping[str, Any]) -> Enrolment:
-    """Consume an enrolment token; create the host and its per-agent secret."""
+    """Consume an enrolment token; create the host and its per-agent secret, or give a known
+    machine (same non-empty machine id) new credentials under its existing host."""
     token = body.get("token")
     hostname = body.get("hostname")
     if not isinstance(token, str) or not isinstance(hostname, str) or not hostname.strip():
         raise InvalidRequest("enrolment needs a token and a hostname")
-    host_id = str(uuid.uuid4())
+    name = hostname.strip()[:255]
+    machine_id = str(body.get("machine_id") or "").strip()[:64]
+    agent_version = str(body.get("agent_version") or "")[:32]
     secret = tokens.new_secret()
     with uow:
         now = clock.now()
+        # A machine enrolled again (a reinstalled agent, a lost state dir, `make run` twice)
+        # stays one host: same id, same records, new credentials. The machine id is only the
+        # agent's word, so whoever enrols with it takes that host over: its previous agent is
+        # locked out and the newcomer reports for it (and so moves its records). That is
+        # acceptable because enrolling at all takes a one-time token an admin issued for a
+        # machine they trust; the reply says so and the console logs it. A refused token
+        # rolls this back with the rest of the transaction.
+        known = (
+            uow.hosts.reenrol(machine_id, name, tokens.digest(secret), agent_version, now)
+            if machine_id
+            else None
+        )
+        host_id = known or str(uuid.uuid4())
         why = uow.enrolment.use(tokens.digest(token), host_id, now)
         if why:
             raise AuthError(why)
-        uow.hosts.add(
-            host_id,
-            hostname.strip()[:255],
-            str(body.get("machine_id") or "")[:64],
-            tokens.digest(secret),
-            str(body.get("agent_version") or "")[:32],
-            now,
-        )
+        if known is None:
+            uow.hosts.add(host_id, name, machine_id, tokens.digest(secret), agent_version, now)
         uow.commit()
-    return Enrolment(host_id, secret)
+    if known is not None:
+        log.warning("host %s (%s) enrolled again: its agent has new credentials", known, name)
+    return Enrolment(host_id, secret, reenrolled=known is not None)
 
 
 def authenticate(uow: UnitOfWork, authorization: str | None, now: datetime) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from patchwarden.core.advisory import UNRATED
 from patchwarden.core.inventory import Inventory
 from patchwarden.core.matching import Match, MatchErrors, match_query, merge_matches
+from patchwarden.core.ratings import Chosen, choose, preference
 from patchwarden.detect import driver_for
 from patchwarden.detect.pending_updates import pending_update_matches
 from patchwarden.services.ports import AdvisoryIndex
@@ -56,16 +58,24 @@ def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False)
 
 
 def _enrich(matches: list[Match], inv: Inventory, index: AdvisoryIndex) -> list[Match]:
-    """KEV -> exploitable (R-D10), EPSS, and the OS end-of-life reason (R-D9)."""
+    """KEV -> exploitable (R-D10), EPSS, the OS end-of-life reason (R-D9), and a rating
+    from the rating index for findings their advisory did not rate (issue 8)."""
     cves = sorted({c for m in matches for c in m.cves})
     kev = index.kev(cves) if cves else {}
     epss = index.epss(cves) if cves else {}
+    wanted = sorted({c for m in matches if _needs_rating(m) for c in m.cves})
+    ratings = index.ratings(wanted) if wanted else {}
+    order = preference(inv.os.id, inv.os.family)
     eol_note = ""
     if inv.os.eol:
         since = f" since {inv.os.eol_date}" if inv.os.eol_date else ""
         eol_note = f"OS end-of-life{since}: the vendor publishes no more fixes"
     out = []
     for m in matches:
+        if ratings and _needs_rating(m):
+            chosen = choose(m.cves, ratings, order)
+            if chosen is not None:
+                m = _rated(m, chosen)
         scores = [epss[c].epss for c in m.cves if c in epss]
         exploitable = any(c in kev for c in m.cves)
         eol_reason = bool(eol_note) and m.fixed_version is None
@@ -84,3 +94,26 @@ def _enrich(matches: list[Match], inv: Inventory, index: AdvisoryIndex) -> list[
             )
         )
     return out
+
+
+def _needs_rating(m: Match) -> bool:
+    """Unrated by its advisory, or rated but without a title (filled from the index)."""
+    return bool(m.cves) and (m.severity_source == UNRATED or not m.title)
+
+
+def _rated(m: Match, chosen: Chosen) -> Match:
+    """`m` with the index's rating where its advisory gave none, its title and references
+    where it had none."""
+    title = m.title or chosen.title
+    references = m.references or chosen.references
+    if m.severity_source != UNRATED or chosen.source == UNRATED:
+        return replace(m, title=title, references=references)
+    return replace(
+        m,
+        severity=chosen.severity,
+        severity_source=chosen.source,
+        cvss=chosen.cvss_score,
+        cvss_vector=chosen.cvss_vector,
+        title=title,
+        references=references,
+    )

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
+import ssl
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Optional, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from patchwarden.core.advisory import FeedItem
 from patchwarden.core.clock import Clock
-from patchwarden.core.errors import InputError
+from patchwarden.core.errors import InputError, PatchwardenError
 from patchwarden.feeds import FEEDS, detect_kind
 from patchwarden.feeds.base import ParseReport
 from patchwarden.feeds.download import Progress as DownloadProgress
@@ -28,6 +33,8 @@ from patchwarden.services.index import MemoryIndex
 from patchwarden.services.ports import FeedStore, ImportStats
 
 log = logging.getLogger(__name__)
+sync_log = logging.getLogger(__name__ + ".sync")
+"""Failed sources, for the scheduler's log (the CLI prints its own table instead)."""
 
 
 class FeedProgress(Protocol):
@@ -139,6 +146,94 @@ def http_client(timeout: float = 60.0) -> httpx.Client:
     return httpx.Client(timeout=timeout, headers={"User-Agent": "patchwarden-feeds"})
 
 
+class SyncResult(str, Enum):
+    """What syncing one source came to."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not modified"
+    FAILED = "failed"
+
+
+class SyncFailure(str, Enum):
+    """Why a source could not be synced."""
+
+    DNS = "DNS"
+    REFUSED = "connection refused"
+    TIMEOUT = "timeout"
+    TLS = "TLS"
+    NETWORK = "network"
+    HTTP = "HTTP status"
+    IMPORT = "import"
+    """Downloaded, but the file could not be read as its feed kind."""
+
+    @property
+    def unreachable(self) -> bool:
+        """The source could not be reached at all (an air-gapped site, a proxy, a firewall)."""
+        return self not in (SyncFailure.HTTP, SyncFailure.IMPORT)
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One source of a sync: fetched and imported, unchanged, or failed and why."""
+
+    name: str
+    url: str
+    result: SyncResult
+    detail: str
+    """One line for a person: what was imported, since when unchanged, or what went wrong."""
+    failure: Optional[SyncFailure] = None
+    records: int = 0
+    skipped: int = 0
+    size: int = 0
+    """Bytes downloaded."""
+
+    @property
+    def failed(self) -> bool:
+        """The source was not synced."""
+        return self.result is SyncResult.FAILED
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.result.value}: {self.detail}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: Optional[BaseException] = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+_HTTP_STATUS = re.compile(r": HTTP (\d{3}\b.*)$")
+
+
+def _download_failure(
+    exc: PatchwardenError, url: str, timeout: Optional[float]
+) -> tuple[SyncFailure, str]:
+    """Sort a failed download by cause (walking the exception chain that `feeds.download`
+    keeps with `raise … from`), with a line that says it plainly."""
+    where = urlsplit(url)
+    host = where.hostname or url
+    causes = list(_causes(exc))
+    if any(isinstance(c, httpx.TimeoutException) for c in causes):
+        within = f" within {timeout:g} s" if timeout else ""
+        return SyncFailure.TIMEOUT, f"timeout: no answer from {host}{within} ({url})"
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return SyncFailure.DNS, f"DNS: cannot resolve {host} ({url})"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        port = where.port or (443 if where.scheme == "https" else 80)
+        return SyncFailure.REFUSED, f"connection refused by {host}:{port} ({url})"
+    tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
+    if tls is not None:
+        why = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or tls
+        return SyncFailure.TLS, f"TLS: {why} ({url})"
+    status = _HTTP_STATUS.search(str(exc))
+    if status and len(causes) == 1:
+        return SyncFailure.HTTP, f"HTTP {status.group(1)} ({url})"
+    return SyncFailure.NETWORK, f"network: {causes[-1]}"
+
+
 def sync_sources(
     store: FeedStore,
     client: httpx.Client,
@@ -147,21 +242,39 @@ def sync_sources(
     url_overrides: dict[str, str],
     clock: Clock,
     progress: Optional[FeedProgress] = None,
-) -> list[str]:
+) -> list[SourceOutcome]:
     """Download (conditionally) into `cache_dir` and import each named source (default: the
-    default set); one line of outcome each."""
+    default set). Every source is tried: one that fails is reported in its outcome and the
+    others go on. Unknown source names are bad input (InputError) and sync nothing."""
     names = list(names) or list(DEFAULT_SOURCES)
     unknown = [n for n in (*names, *url_overrides) if n not in SOURCES]
     if unknown:
         raise InputError(
             f"unknown feed source(s) {', '.join(unknown)} (known: {', '.join(SOURCES)})"
         )
-    lines = []
+    outcomes = []
     for name in names:
-        source = SOURCES[name]
-        url = url_overrides.get(name, source.url)
-        previous = store.feed(source.kind, url)
-        watch = progress.downloading(name) if progress is not None else nullcontext(None)
+        url = url_overrides.get(name, SOURCES[name].url)
+        outcome = _sync_one(store, client, cache_dir, name, url, clock, progress)
+        if outcome.failed:
+            sync_log.warning("feed source %s", outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _sync_one(
+    store: FeedStore,
+    client: httpx.Client,
+    cache_dir: Path,
+    name: str,
+    url: str,
+    clock: Clock,
+    progress: Optional[FeedProgress],
+) -> SourceOutcome:
+    source = SOURCES[name]
+    previous = store.feed(source.kind, url)
+    watch = progress.downloading(name) if progress is not None else nullcontext(None)
+    try:
         with watch as on_bytes:
             got = download(
                 client,
@@ -171,11 +284,14 @@ def sync_sources(
                 last_modified=previous.last_modified if previous else None,
                 progress=on_bytes,
             )
-        if not got.modified:
-            since = previous.imported_at if previous else "the last sync"
-            lines.append(f"{name}: not modified since {since}")
-            continue
-        assert got.path is not None
+    except PatchwardenError as exc:
+        failure, why = _download_failure(exc, url, client.timeout.read)
+        return SourceOutcome(name, url, SyncResult.FAILED, why, failure)
+    if not got.modified:
+        since = f"since {previous.imported_at}" if previous else "since the last sync"
+        return SourceOutcome(name, url, SyncResult.NOT_MODIFIED, since)
+    assert got.path is not None
+    try:
         stats, skipped = import_spec(
             store,
             f"{source.kind}:{got.path}",
@@ -185,7 +301,7 @@ def sync_sources(
             etag=got.etag,
             last_modified=got.last_modified,
         )
-        lines.append(
-            f"{name}: {got.size} bytes, {stats.records} records imported, {skipped} skipped"
-        )
-    return lines
+    except PatchwardenError as exc:
+        return SourceOutcome(name, url, SyncResult.FAILED, f"import: {exc}", SyncFailure.IMPORT)
+    detail = f"{stats.records} records imported, {skipped} skipped ({got.size} bytes)"
+    return SourceOutcome(name, url, SyncResult.OK, detail, None, stats.records, skipped, got.size)

@@ -8,8 +8,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from patchwarden.core.advisory import Advisory, Affected, EpssScore, FeedItem, KevEntry
+from patchwarden.core.advisory import (
+    Advisory,
+    Affected,
+    CveRating,
+    EpssScore,
+    FeedItem,
+    KevEntry,
+)
 from patchwarden.core.ecosystems import base_ecosystem
+from patchwarden.core.ratings import better, ratings_of
 from patchwarden.services.ports import Advisories, AdvisoryIndex
 
 
@@ -29,6 +37,8 @@ class MemoryIndex:
         self._affected: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = defaultdict(list)
         self._kev: dict[str, KevEntry] = {}
         self._epss: dict[str, EpssScore] = {}
+        self._ratings: dict[str, dict[str, CveRating]] = defaultdict(dict)
+        """CVE -> source -> rating."""
         self._generation = 0
         self.add(items)
 
@@ -46,15 +56,28 @@ class MemoryIndex:
                 self._advisories[item.id] = item
                 for aff in item.affected:
                     self._affected[(aff.package.ecosystem, aff.package.name)].append((item, aff))
+                for rating in ratings_of(item):
+                    self._rate(rating)
             elif isinstance(item, KevEntry):
                 self._kev[item.cve] = item
+            elif isinstance(item, CveRating):
+                self._rate(item)
             else:
                 self._epss[item.cve] = item
         return n
 
+    def _rate(self, rating: CveRating) -> None:
+        by_source = self._ratings[rating.cve]
+        held = by_source.get(rating.source)
+        by_source[rating.source] = rating if held is None else better(held, rating)
+
     def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
         """Every (advisory, affected entry) for `name` under `ecosystem`."""
         return list(self._affected.get((ecosystem, name), ()))
+
+    def ratings(self, cves: Sequence[str]) -> dict[str, list[CveRating]]:
+        """Every source's rating of each of the given CVEs."""
+        return {c: list(self._ratings[c].values()) for c in set(cves) if c in self._ratings}
 
     def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
         """KEV entries of the given CVEs."""
@@ -106,6 +129,14 @@ class ChainedIndex:
         out: dict[str, EpssScore] = {}
         for idx in self.indexes:
             out.update(idx.epss(cves))
+        return out
+
+    def ratings(self, cves: Sequence[str]) -> dict[str, list[CveRating]]:
+        """Ratings from every index, together."""
+        out: dict[str, list[CveRating]] = {}
+        for idx in self.indexes:
+            for cve, found in idx.ratings(cves).items():
+                out.setdefault(cve, []).extend(found)
         return out
 
 
@@ -177,6 +208,10 @@ class CachedIndex:
     def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
         """EPSS scores (not cached: one query per host)."""
         return self.inner.epss(cves)
+
+    def ratings(self, cves: Sequence[str]) -> dict[str, list[CveRating]]:
+        """CVE ratings (not cached: one query per host)."""
+        return self.inner.ratings(cves)
 
     def search(self, q: str, limit: int, offset: int) -> tuple[list[Advisory], int]:
         """The store's search (not cached)."""

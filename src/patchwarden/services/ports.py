@@ -23,8 +23,10 @@ from pydantic import BeforeValidator, Field, TypeAdapter, field_validator
 from pydantic.dataclasses import dataclass as validated_dataclass
 
 from patchwarden.core.advisory import (
+    UNRATED,
     Advisory,
     Affected,
+    CveRating,
     EpssScore,
     FeedItem,
     KevEntry,
@@ -166,6 +168,12 @@ class RecordDetail:
     reason: str
     urgency: float
     bucket: str
+    severity_source: str = UNRATED
+    """Who rated the finding (`core.matching.Match.severity_source`)."""
+    cvss_vector: str = ""
+    title: str = ""
+    references: tuple[str, ...] = ()
+    """URLs about the vulnerability."""
 
 
 @dataclass(frozen=True)
@@ -283,13 +291,15 @@ class ImportStats:
     affected: int = 0
     kev: int = 0
     epss: int = 0
+    ratings: int = 0
+    """CVE ratings the feed gave as such (NVD); advisories' own are not counted here."""
     replaced: int = 0
     """Rows this origin had before, removed by the import (atomic replace)."""
 
     @property
     def records(self) -> int:
         """Items stored, whatever their kind."""
-        return self.advisories + self.kev + self.epss
+        return self.advisories + self.kev + self.epss + self.ratings
 
 
 @dataclass(frozen=True)
@@ -433,6 +443,19 @@ class HostRepository(Protocol):
         now: datetime,
     ) -> None:
         """Register an enrolled agent's host."""
+        ...
+
+    def reenrol(
+        self,
+        machine_id: str,
+        hostname: str,
+        secret_hash: str,
+        agent_version: str,
+        now: datetime,
+    ) -> Optional[str]:
+        """Give the host enrolled with `machine_id` (non-empty; the first enrolled, should
+        there be several) new agent credentials, hostname and agent version; its id, or None
+        when no host has that machine id."""
         ...
 
     def get(self, host_id: str) -> Optional[Host]:
@@ -671,6 +694,10 @@ class AdvisoryIndex(Protocol):
 
     def epss(self, cves: Sequence[str]) -> dict[str, EpssScore]:
         """EPSS scores of the given CVEs."""
+        ...
+
+    def ratings(self, cves: Sequence[str]) -> dict[str, list[CveRating]]:
+        """Every source's rating of each of the given CVEs (the rating index, issue 8)."""
         ...
 
 

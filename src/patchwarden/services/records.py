@@ -72,6 +72,10 @@ def detail_of(m: Match) -> RecordDetail:
         reason=m.reason,
         urgency=u.score,
         bucket=u.bucket.value,
+        severity_source=m.severity_source,
+        cvss_vector=m.cvss_vector,
+        title=m.title,
+        references=tuple(m.references),
     )
 
 

@@ -128,7 +128,11 @@ class RecordView:
     fixed_version: Optional[str]
     status: str
     severity: str
+    severity_source: str
+    """Who rated it: ubuntu, debian, almalinux, rocky, redhat, alpine, nvd, ghsa, the
+    advisory's own source, or `unrated`."""
     cvss: Optional[float]
+    cvss_vector: str
     urgency: float
     bucket: str
     exploitable: bool
@@ -145,6 +149,9 @@ class RecordView:
     undetected_since: Optional[str]
     ignored_reason: Optional[str]
     ignored_by: Optional[str]
+    title: str
+    references: list[str]
+    """URLs about the vulnerability."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +200,9 @@ def _record_fields(listed: ListedRecord) -> dict[str, Any]:
         "fixed_version": d.fixed_version,
         "status": rec.state.value,
         "severity": rec.severity.value,
+        "severity_source": d.severity_source,
         "cvss": d.cvss,
+        "cvss_vector": d.cvss_vector,
         "urgency": d.urgency,
         "bucket": d.bucket,
         "exploitable": d.exploitable,
@@ -210,6 +219,8 @@ def _record_fields(listed: ListedRecord) -> dict[str, Any]:
         "undetected_since": _iso(rec.undetected_since),
         "ignored_reason": rec.ignored_reason,
         "ignored_by": rec.ignored_by,
+        "title": d.title,
+        "references": list(d.references),
     }
 
 

@@ -5,6 +5,10 @@ is bulk-loaded by feed imports (tens of thousands of rows per second) and querie
 installed package; each console replica keeps its own copy, like trivy-db. Advisory bodies
 are stored as compact JSON (see `advisory_codec`), affected entries in their own indexed rows.
 
+Every import also fills the rating index (`ratings`, issue 8): per CVE, what each source
+that named it says about it (`core.ratings.ratings_of`; the NVD feed yields ratings only),
+written in the import's transaction and replaced with the feed like its advisories.
+
 Imports are transactional: a feed either lands whole (replacing what the same feed location
 imported before) or not at all. Each import writes through a connection of its own, so the
 shared reading connection of a console never sees one half done (WAL: readers see the last
@@ -22,8 +26,17 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from patchwarden.core.advisory import Advisory, Affected, EpssScore, FeedItem, KevEntry
+from patchwarden.core.advisory import (
+    Advisory,
+    Affected,
+    CveRating,
+    EpssScore,
+    FeedItem,
+    KevEntry,
+    Severity,
+)
 from patchwarden.core.errors import StoreError
+from patchwarden.core.ratings import better, ratings_of
 from patchwarden.services.ports import FeedInfo, ImportStats
 from patchwarden.storage.advisory_codec import (
     advisory_from_json,
@@ -34,7 +47,9 @@ from patchwarden.storage.advisory_codec import (
 from patchwarden.storage.files import private_dir, private_file
 
 STORE_FILE = "advisories.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""3 added the rating index; a store of schema 2 gets it filled from its advisories on
+opening (`_upgrade_from_2`)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +87,14 @@ CREATE TABLE IF NOT EXISTS epss (
     cve TEXT PRIMARY KEY, origin TEXT NOT NULL,
     epss REAL NOT NULL, percentile REAL NOT NULL, date TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ratings (
+    cve TEXT NOT NULL,
+    source TEXT NOT NULL,             -- ubuntu, debian, almalinux, nvd, ghsa, ...
+    origin TEXT NOT NULL,
+    body TEXT NOT NULL,               -- compact JSON (_rating_to_json)
+    PRIMARY KEY (cve, source, origin)
+);
+CREATE INDEX IF NOT EXISTS ratings_origin ON ratings (origin);
 """
 
 
@@ -97,6 +120,8 @@ class AdvisoryStore:
             raise StoreError(f"{path}: cannot open the advisory store: {exc}") from exc
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif row[0] == "2":
+            self._upgrade_from_2()
         elif row[0] != str(SCHEMA_VERSION):
             raise StoreError(
                 f"{path}: advisory store schema {row[0]}, this patchwarden reads {SCHEMA_VERSION};"
@@ -122,6 +147,38 @@ class AdvisoryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _upgrade_from_2(self) -> None:
+        """Fill the rating index from the advisories a schema-2 store holds (one pass, in one
+        transaction), so an upgrade rates findings without importing the feeds again."""
+        db = self._writer()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            schema = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if schema is not None and schema[0] == "2":  # another process may have done it
+                rows = db.execute(
+                    "SELECT a.origin, a.body, (SELECT f.body FROM affected f"
+                    " WHERE f.advisory_pk = a.pk LIMIT 1) FROM advisories a ORDER BY a.origin"
+                )
+                by_origin: dict[str, dict[tuple[str, str], CveRating]] = {}
+                for origin, body, first in rows:
+                    affected = (affected_from_dict(json.loads(first)),) if first else ()
+                    _collect(by_origin.setdefault(origin, {}), advisory_from_json(body, affected))
+                for origin, ratings in by_origin.items():
+                    _put_ratings(db, origin, ratings)
+                db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+                db.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
+                )
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(
+                f"{self.path}: cannot add the rating index to this advisory store: {exc}"
+            ) from exc
+        finally:
+            db.close()
+
     # -- writing -----------------------------------------------------------------------------
 
     def import_items(
@@ -141,7 +198,8 @@ class AdvisoryStore:
         `skipped` is called after the iteration to learn how many records the parser skipped.
         """
         origin = f"{kind}:{location}"
-        counts = {"advisories": 0, "affected": 0, "kev": 0, "epss": 0}
+        counts = {"advisories": 0, "affected": 0, "kev": 0, "epss": 0, "ratings": 0}
+        ratings: dict[tuple[str, str], CveRating] = {}
         try:
             db = self._writer()
         except sqlite3.DatabaseError as exc:
@@ -151,13 +209,17 @@ class AdvisoryStore:
             replaced = db.execute(
                 "SELECT COUNT(*) FROM advisories WHERE origin=?", (origin,)
             ).fetchone()[0]
-            for table in ("advisories", "kev", "epss"):
+            for table in ("advisories", "kev", "epss", "ratings"):
                 db.execute(f"DELETE FROM {table} WHERE origin=?", (origin,))
             for item in items:
                 if isinstance(item, Advisory):
                     _put_advisory(db, origin, item)
+                    _collect(ratings, item)
                     counts["advisories"] += 1
                     counts["affected"] += len(item.affected)
+                elif isinstance(item, CveRating):
+                    _merge(ratings, item)
+                    counts["ratings"] += 1
                 elif isinstance(item, KevEntry):
                     db.execute(
                         "INSERT OR REPLACE INTO kev VALUES (?, ?, ?)",
@@ -170,6 +232,7 @@ class AdvisoryStore:
                         (item.cve, origin, item.epss, item.percentile, item.date),
                     )
                     counts["epss"] += 1
+            _put_ratings(db, origin, ratings)
             n_skipped = skipped() if skipped is not None else 0
             db.execute(
                 "INSERT OR REPLACE INTO feeds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -178,7 +241,7 @@ class AdvisoryStore:
                     kind,
                     location,
                     now.isoformat(timespec="seconds"),
-                    counts["advisories"] + counts["kev"] + counts["epss"],
+                    counts["advisories"] + counts["kev"] + counts["epss"] + counts["ratings"],
                     n_skipped,
                     etag,
                     last_modified,
@@ -245,6 +308,21 @@ class AdvisoryStore:
                 ).fetchall()
             for cve, score, pct, date in rows:
                 out[cve] = EpssScore(cve=cve, epss=score, percentile=pct, date=date)
+        return out
+
+    def ratings(self, cves: Sequence[str]) -> dict[str, list[CveRating]]:
+        """Every source's rating of each of the given CVEs (one per imported feed location)."""
+        out: dict[str, list[CveRating]] = {}
+        for chunk in _chunks(cves):
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT cve, source, body FROM ratings WHERE cve IN ({marks})"
+                    " ORDER BY cve, source, origin",
+                    chunk,
+                ).fetchall()
+            for cve, source, body in rows:
+                out.setdefault(cve, []).append(_rating_from_json(cve, source, body))
         return out
 
     def feeds(self) -> list[FeedInfo]:
@@ -325,7 +403,7 @@ class AdvisoryStore:
         """Row counts per table."""
         return {
             t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("advisories", "affected", "kev", "epss")
+            for t in ("advisories", "affected", "kev", "epss", "ratings")
         }
 
 
@@ -351,6 +429,59 @@ def _put_advisory(db: sqlite3.Connection, origin: str, adv: Advisory) -> None:
             )
             for a in adv.affected
         ],
+    )
+
+
+def _merge(ratings: dict[tuple[str, str], CveRating], rating: CveRating) -> None:
+    key = (rating.cve, rating.source)
+    held = ratings.get(key)
+    ratings[key] = rating if held is None else better(held, rating)
+
+
+def _collect(ratings: dict[tuple[str, str], CveRating], adv: Advisory) -> None:
+    """Add what `adv` says about its CVEs to one import's ratings (one per CVE and source)."""
+    for rating in ratings_of(adv):
+        _merge(ratings, rating)
+
+
+def _put_ratings(
+    db: sqlite3.Connection, origin: str, ratings: dict[tuple[str, str], CveRating]
+) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?)",
+        [(r.cve, r.source, origin, _rating_to_json(r)) for r in ratings.values()],
+    )
+
+
+def _rating_to_json(r: CveRating) -> str:
+    d: dict[str, object] = {"s": r.severity.value}
+    if r.cvss_score is not None:
+        d["c"] = r.cvss_score
+    if r.cvss_vector:
+        d["v"] = r.cvss_vector
+    if r.title:
+        d["t"] = r.title
+    if r.references:
+        d["r"] = list(r.references)
+    if r.modified:
+        d["m"] = r.modified
+    if not r.exact:
+        d["x"] = False
+    return json.dumps(d, separators=(",", ":"))
+
+
+def _rating_from_json(cve: str, source: str, body: str) -> CveRating:
+    d = json.loads(body)
+    return CveRating(
+        cve=cve,
+        source=source,
+        severity=Severity(d["s"]),
+        cvss_score=d.get("c"),
+        cvss_vector=d.get("v", ""),
+        title=d.get("t", ""),
+        references=tuple(d.get("r", ())),
+        modified=d.get("m", ""),
+        exact=d.get("x", True),
     )
 
 

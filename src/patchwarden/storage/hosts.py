@@ -65,6 +65,37 @@ class SqlHostRepository:
             )
         )
 
+    def reenrol(
+        self,
+        machine_id: str,
+        hostname: str,
+        secret_hash: str,
+        agent_version: str,
+        now: datetime,
+    ) -> Optional[str]:
+        """New credentials for the host enrolled with `machine_id` (the first enrolled, should
+        there be several); its id, or None when there is none."""
+        host_id: Optional[str] = self.conn.execute(
+            select(hosts.c.id)
+            .where(hosts.c.machine_id == machine_id)
+            .order_by(hosts.c.enrolled_at, hosts.c.id)
+            .limit(1)
+            .with_for_update()
+        ).scalar()
+        if host_id is None:
+            return None
+        self.conn.execute(
+            update(hosts)
+            .where(hosts.c.id == host_id)
+            .values(
+                hostname=hostname,
+                secret_hash=secret_hash,
+                agent_version=agent_version,
+                last_seen_at=now,
+            )
+        )
+        return host_id
+
     def get(self, host_id: str) -> Optional[Host]:
         """One host, or None."""
         row = self.conn.execute(select(*_COLUMNS).where(hosts.c.id == host_id)).first()

@@ -100,6 +100,10 @@ def _detail(row: Any) -> RecordDetail:
         reason=row.reason,
         urgency=row.urgency,
         bucket=row.bucket,
+        severity_source=row.severity_source,
+        cvss_vector=row.cvss_vector or "",
+        title=row.title or "",
+        references=tuple(row.references or ()),
     )
 
 

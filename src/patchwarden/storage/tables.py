@@ -120,6 +120,14 @@ records = Table(
     Column("advisories", JSON, nullable=False, default=list),
     Column("summary", Text, nullable=False, default=""),
     Column("severity", String(16), nullable=False),
+    # Who rated the finding, its CVSS vector, title and reference URLs (issue 8; 0003); the
+    # last three are NULL in records made before, until their host is scanned again.
+    Column(
+        "severity_source", String(32), nullable=False, default="unrated", server_default="unrated"
+    ),
+    Column("cvss_vector", Text),  # NULL in records made before 0003: read as ""
+    Column("title", Text),
+    Column("references", JSON),
     Column("cvss", Float),
     Column("exploitable", Boolean, nullable=False, default=False),
     Column("epss", Float),

@@ -13,7 +13,7 @@ from patchwarden.core.errors import InputError
 from patchwarden.services.feeds import parse_spec
 
 GOOD = Path(__file__).parents[2] / "data/feeds/osv/good.json"
-KNOWN = "alpine-secdb, debian-tracker, epss, kev, osv, ubuntu-uct"
+KNOWN = "alpine-secdb, debian-tracker, epss, kev, nvd, osv, ubuntu-uct"
 
 
 @pytest.mark.parametrize("exists", [True, False], ids=["file exists", "no such file"])

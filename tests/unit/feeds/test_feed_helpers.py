@@ -69,7 +69,9 @@ def test_alpine_ids(text: str, cves: list[str], others: list[str]) -> None:
 
 
 def test_registry_names_every_kind_once() -> None:
-    assert list(FEEDS) == ["osv", "debian-tracker", "ubuntu-uct", "alpine-secdb", "kev", "epss"]
+    assert list(FEEDS) == [
+        "osv", "debian-tracker", "ubuntu-uct", "alpine-secdb", "kev", "epss", "nvd"
+    ]  # fmt: skip
     for kind, parser in FEEDS.items():
         assert parser.kind == kind
         assert parser.version >= 1
