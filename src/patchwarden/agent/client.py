@@ -6,7 +6,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from patchwarden.protocol import v1
 
@@ -119,6 +119,11 @@ class ConsoleClient:
         """Long-poll for actions (up to `wait` seconds)."""
         data = self._request("GET", f"{v1.JOBS}?wait={int(wait)}", timeout=self.timeout + wait)
         return v1.jobs_from_response(data)
+
+    def poll(self, wait: int = 0) -> Tuple[List[v1.Action], List[v1.RejectedAction]]:
+        """Long-poll for actions: (valid ones, ones that do not follow protocol v1)."""
+        data = self._request("GET", f"{v1.JOBS}?wait={int(wait)}", timeout=self.timeout + wait)
+        return v1.parse_jobs(data)
 
     def send_result(self, result: v1.ActionResult) -> Dict[str, Any]:
         """Report what an action did."""

@@ -13,7 +13,7 @@ import platform
 import socket
 from collections import Counter
 from pathlib import Path
-from typing import List, Mapping, Optional, Set
+from typing import TYPE_CHECKING, List, Mapping, Optional, Set
 
 from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context, Progress
 from patchwarden.agent.collectors.registry import COLLECTORS
@@ -28,7 +28,11 @@ from patchwarden.core.inventory import (
     Kernel,
     Package,
     PendingUpdate,
+    RemediationFacts,
 )
+
+if TYPE_CHECKING:
+    from patchwarden.agent.prechecks import Setup
 
 # Architecture-independent packages say nothing about the machine.
 _NEUTRAL_ARCHES = frozenset({"", "all", "noarch", "any"})
@@ -41,12 +45,14 @@ def collect_inventory(
     collectors: Optional[Mapping[str, Collector]] = None,
     cache_dir: Optional[Path] = None,
     progress: Optional[Progress] = None,
+    remediation: Optional[Setup] = None,
 ) -> Inventory:
     """Collect the inventory of the system under `root` with `collectors` (default: all).
 
     `online=False` forbids network use by collectors; `runner` runs commands (only on a
     live root); `cache_dir` keeps what collectors fetched once (changelogs); `progress` is
-    told how far long steps got (`Context.progress`). Raise
+    told how far long steps got (`Context.progress`); `remediation` (an agent that can fix
+    the host) adds the precheck facts (`Inventory.remediation`). Raise
     InventoryError when `root` is missing, not a directory or unreadable.
     """
     root = Path(root)
@@ -57,8 +63,10 @@ def collect_inventory(
         online=online,
         cache_dir=cache_dir,
         progress=progress,
+        remediation=remediation,
     )
     packages: List[Package] = []
+    facts: Optional[RemediationFacts] = None
     kernel = Kernel()
     updates: List[PendingUpdate] = []
     ran: List[str] = []
@@ -95,7 +103,9 @@ def collect_inventory(
             packages.extend(part.packages)
             ctx.packages = tuple(packages)
         if part.kernel is not None:
-            kernel = part.kernel
+            kernel = ctx.kernel = part.kernel
+        if part.remediation is not None:
+            facts = part.remediation
         updates.extend(part.pending_updates)
     return Inventory(
         host=host_identity(ctx, packages),
@@ -107,6 +117,7 @@ def collect_inventory(
         collector_errors=tuple(errors),
         covered=tuple(sorted(e.value for e in vouched - spoiled)),
         collected_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        remediation=facts,
     )
 
 

@@ -7,7 +7,19 @@ from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Optional, Tuple, Type, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from patchwarden.core.errors import InventoryError
 from patchwarden.core.text import text_problem
@@ -173,6 +185,153 @@ class CollectorError:
 
 
 @dataclass(frozen=True)
+class FreeSpace:
+    """Free space of one filesystem the package manager writes (statvfs under the root)."""
+
+    path: str
+    """A directory on that filesystem, relative to the scanned root (`var/cache/apt/archives`)."""
+    free_bytes: int
+    """Bytes available to root."""
+    total_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A package-manager lock someone holds, or a package-manager process running on the root."""
+
+    path: str
+    """The lock file, relative to the scanned root; "" for a running process alone."""
+    pid: Optional[int] = None
+    """The holder's process id, when known."""
+    program: str = ""
+    """The holder's program name (`apt-get`, `dnf`), when known."""
+
+
+@dataclass(frozen=True)
+class PermissionProblem:
+    """A file or directory the package manager writes that is not safely root's."""
+
+    path: str
+    """Relative to the scanned root ("" for the agent itself, when it does not run as root)."""
+    problem: str
+    """What is wrong ("owned by uid 1000, not root", "writable by everyone")."""
+
+
+@dataclass(frozen=True)
+class SnapshotFact:
+    """A snapshot the agent keeps (rollback needs one that exists and has not expired)."""
+
+    id: str
+    provider: str
+    """packages, lvm or btrfs."""
+    created_at: str
+    expires_at: str
+    """ISO 8601 UTC; the agent deletes the snapshot after this time."""
+    size_bytes: int = 0
+    owner: str = ""
+    """The user who asked for the fix that took it."""
+
+
+class Blocker(NamedTuple):
+    """A reason the host cannot be fixed now: a stable code and a sentence for a person."""
+
+    code: str
+    """eol, disk_space, pm_locked, permission or not_supported (protocol v1 ERROR_CODES)."""
+    reason: str
+
+
+@dataclass(frozen=True)
+class RemediationFacts:
+    """What the agent knows about fixing this host, collected with the inventory (SPEC R-F2).
+
+    The console evaluates `blockers()` at queue time with the agent's latest knowledge; the
+    agent runs the same checks again, fresh, before it changes anything.
+    """
+
+    package_manager: str = ""
+    """apt, dnf, yum or apk; "" when none was found."""
+    exec_mode: str = ""
+    """How the agent runs commands on this root: "direct" (the running system), "chroot" (a
+    mounted root), or "" (it cannot: a root inventoried without `--exec chroot`)."""
+    free_space: Tuple[FreeSpace, ...] = ()
+    """One entry per filesystem the package manager writes."""
+    min_free_bytes: int = 0
+    """Least free space the agent requires on each of them before a fix."""
+    locks: Tuple[HeldLock, ...] = ()
+    """Package-manager locks held and package-manager processes running."""
+    permission_problems: Tuple[PermissionProblem, ...] = ()
+    snapshot_providers: Tuple[str, ...] = ()
+    """Snapshot providers that work on this host (`packages`, `lvm`, `btrfs`)."""
+    snapshots: Tuple[SnapshotFact, ...] = ()
+    """Snapshots the agent keeps (unexpired ones; expired ones are deleted)."""
+    boot_default_pinned: Optional[bool] = None
+    """True when the boot loader starts a kernel other than the newest installed one (a pinned
+    GRUB_DEFAULT or saved entry, SPEC R-F5); None when the kernel facts do not tell."""
+
+    def blockers(self, os: OsRelease) -> Tuple[Blocker, ...]:
+        """Every reason a fix cannot run on this host now, in a stable order."""
+        found: List[Blocker] = []
+        if os.eol:
+            since = f" on {os.eol_date}" if os.eol_date else ""
+            found.append(
+                Blocker(
+                    "eol",
+                    f"{os.name or (os.id + ' ' + os.release)} reached its end of life{since}:"
+                    " no fixes are published for it any more; upgrade the operating system",
+                )
+            )
+        if not self.package_manager:
+            found.append(
+                Blocker("not_supported", "no supported package manager (apt, dnf, yum, apk) found")
+            )
+        if not self.exec_mode:
+            found.append(
+                Blocker(
+                    "not_supported",
+                    "the agent cannot run commands on this root (start it with --exec chroot)",
+                )
+            )
+        found.extend(
+            Blocker(
+                "disk_space",
+                f"only {_gib(space.free_bytes)} free on /{space.path}; a fix needs at"
+                f" least {_gib(self.min_free_bytes)}: free some space and retry",
+            )
+            for space in self.free_space
+            if space.free_bytes < self.min_free_bytes
+        )
+        for lock in self.locks:
+            holder = lock.program or "another process"
+            if lock.pid is not None:
+                holder += f" (process {lock.pid})"
+            where = f" holds /{lock.path}" if lock.path else " is running"
+            found.append(
+                Blocker(
+                    "pm_locked",
+                    f"the package manager is busy: {holder}{where}; wait for it to finish and"
+                    " retry",
+                )
+            )
+        for problem in self.permission_problems:
+            where = f"/{problem.path}: " if problem.path else ""
+            found.append(
+                Blocker(
+                    "permission",
+                    "failed to obtain permission: check permissions and retry"
+                    f" ({where}{problem.problem})",
+                )
+            )
+        return tuple(found)
+
+
+def _gib(count: int) -> str:
+    """Bytes as GiB with one decimal ("2.5 GiB"), MiB below one GiB."""
+    if count >= 1024**3:
+        return f"{count / 1024**3:.1f} GiB"
+    return f"{count / 1024**2:.0f} MiB"
+
+
+@dataclass(frozen=True)
 class Host:
     """Identity of the scanned host."""
 
@@ -203,10 +362,16 @@ class Inventory:
     collected_at: str = ""
     """ISO 8601 UTC time of collection."""
     schema: int = SCHEMA
+    remediation: Optional[RemediationFacts] = None
+    """Precheck facts of an agent that can fix this host; None in inventories of a scan (and
+    of older agents). Left out of `to_dict()` when None, so those inventories stay as before."""
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
-        return asdict(self)
+        data = asdict(self)
+        if self.remediation is None:
+            del data["remediation"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> Inventory:
@@ -398,6 +563,54 @@ _COLLECTOR_ERROR = _Shape(
         "path": _str,
     },
 )
+_FREE_SPACE = _Shape(
+    FreeSpace,
+    {
+        "path": _str,
+        "free_bytes": _int,
+        "total_bytes": _int,
+    },
+)
+_HELD_LOCK = _Shape(
+    HeldLock,
+    {
+        "path": _str,
+        "pid": _optional(_int),
+        "program": _str,
+    },
+)
+_PERMISSION_PROBLEM = _Shape(
+    PermissionProblem,
+    {
+        "path": _str,
+        "problem": _str,
+    },
+)
+_SNAPSHOT_FACT = _Shape(
+    SnapshotFact,
+    {
+        "id": _str,
+        "provider": _str,
+        "created_at": _str,
+        "expires_at": _str,
+        "size_bytes": _int,
+        "owner": _str,
+    },
+)
+_REMEDIATION_FACTS = _Shape(
+    RemediationFacts,
+    {
+        "package_manager": _str,
+        "exec_mode": _str,
+        "free_space": _list_of(_FREE_SPACE),
+        "min_free_bytes": _int,
+        "locks": _list_of(_HELD_LOCK),
+        "permission_problems": _list_of(_PERMISSION_PROBLEM),
+        "snapshot_providers": _list_of(_str),
+        "snapshots": _list_of(_SNAPSHOT_FACT),
+        "boot_default_pinned": _optional(_bool),
+    },
+)
 _INVENTORY = _Shape(
     Inventory,
     {
@@ -411,6 +624,7 @@ _INVENTORY = _Shape(
         "covered": _list_of(_str),
         "collected_at": _str,
         "schema": _int,
+        "remediation": _optional(_REMEDIATION_FACTS),
     },
 )
 
@@ -422,6 +636,11 @@ _SHAPES: Tuple[_Shape[Any], ...] = (
     _KERNEL,
     _PENDING_UPDATE,
     _COLLECTOR_ERROR,
+    _FREE_SPACE,
+    _HELD_LOCK,
+    _PERMISSION_PROBLEM,
+    _SNAPSHOT_FACT,
+    _REMEDIATION_FACTS,
     _INVENTORY,
 )
 """Every decoded dataclass (the field-coverage test walks this)."""

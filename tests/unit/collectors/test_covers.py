@@ -20,6 +20,7 @@ DECLARED = {
     "kernel": frozenset(),
     "apt-updates": UPDATES,
     "dnf-updates": UPDATES,
+    "remediation": frozenset(),  # precheck facts: vouch for no evidence
 }
 
 

@@ -12,7 +12,7 @@ import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Tuple
 
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
@@ -23,7 +23,11 @@ from patchwarden.core.inventory import (
     OsRelease,
     Package,
     PendingUpdate,
+    RemediationFacts,
 )
+
+if TYPE_CHECKING:
+    from patchwarden.agent.prechecks import Setup
 
 
 class CollectorFailed(InventoryError):
@@ -66,6 +70,11 @@ class Context:
     """Where collectors may keep what never changes (fetched changelogs); None: no cache."""
     progress: Optional[Progress] = None
     """Told how far long steps got (a command line shows it); None: nobody is watching."""
+    kernel: Optional[Kernel] = None
+    """Set once the kernel collector has run."""
+    remediation: Optional[Setup] = None
+    """Set when an agent that can fix the host collects (`patchwarden-agent run`): the
+    remediation collector then gathers its precheck facts. None for a scan."""
 
     def report(self, what: str, done: int, total: int) -> None:
         """Pass `done` of `total` of `what` to `progress`, when someone is watching."""
@@ -131,6 +140,7 @@ class InventoryPart:
     warnings: Tuple[CollectorError, ...] = ()
     """Problems that did not stop the collector (a bad stanza, an empty file); they are
     appended to `Inventory.collector_errors` so nothing is skipped silently (STYLE E3)."""
+    remediation: Optional[RemediationFacts] = None
 
 
 class Collector:

@@ -2,8 +2,8 @@
 
 Order matters: os-release first (later collectors read `ctx.os`), then the package
 databases, then the kernel collector and the repository check, which read
-`ctx.packages`. Duplicate names are rejected. To add a collector, add one `_register`
-line in the right place.
+`ctx.packages`, and last the remediation facts (they read `ctx.kernel`). Duplicate names
+are rejected. To add a collector, add one `_register` line in the right place.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from patchwarden.agent.collectors.dnf_updates import DnfUpdatesCollector
 from patchwarden.agent.collectors.dpkg import DpkgCollector
 from patchwarden.agent.collectors.kernel import KernelCollector
 from patchwarden.agent.collectors.os_release import OsReleaseCollector
+from patchwarden.agent.collectors.remediation import RemediationCollector
 from patchwarden.agent.collectors.rpm import RpmCollector
 
 COLLECTORS: Dict[str, Collector] = {}
@@ -38,3 +39,5 @@ _register(KernelCollector())
 # The repository check (issue #2 item 5) reads ctx.packages too.
 _register(AptUpdatesCollector())
 _register(DnfUpdatesCollector())
+# Precheck facts (agents that fix only): read ctx.os and the kernel collector's ctx.kernel.
+_register(RemediationCollector())
