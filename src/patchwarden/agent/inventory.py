@@ -13,7 +13,7 @@ import platform
 import socket
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Mapping, Optional, Set
+from typing import TYPE_CHECKING, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 from patchwarden.agent.collectors.base import Collector, CollectorFailed, Context, Progress
 from patchwarden.agent.collectors.registry import COLLECTORS
@@ -28,7 +28,9 @@ from patchwarden.core.inventory import (
     Kernel,
     Package,
     PendingUpdate,
+    ProcessInstance,
     RemediationFacts,
+    ScanEvent,
 )
 
 if TYPE_CHECKING:
@@ -46,14 +48,18 @@ def collect_inventory(
     cache_dir: Optional[Path] = None,
     progress: Optional[Progress] = None,
     remediation: Optional[Setup] = None,
+    proc: Optional[Path] = None,
+    ignore_pids: FrozenSet[int] = frozenset(),
 ) -> Inventory:
     """Collect the inventory of the system under `root` with `collectors` (default: all).
 
     `online=False` forbids network use by collectors; `runner` runs commands (only on a
     live root); `cache_dir` keeps what collectors fetched once (changelogs); `progress` is
     told how far long steps got (`Context.progress`); `remediation` (an agent that can fix
-    the host) adds the precheck facts (`Inventory.remediation`). Raise
-    InventoryError when `root` is missing, not a directory or unreadable.
+    the host) adds the precheck facts (`Inventory.remediation`); `proc` is the proc
+    filesystem to read processes from (default: `/proc` of a live root) and `ignore_pids`
+    processes to leave out. Raise InventoryError when `root` is missing, not a directory or
+    unreadable.
     """
     root = Path(root)
     check_root(root)
@@ -64,7 +70,11 @@ def collect_inventory(
         cache_dir=cache_dir,
         progress=progress,
         remediation=remediation,
+        proc=None if proc is None else Path(proc),
+        ignore_pids=ignore_pids,
     )
+    processes: Tuple[ProcessInstance, ...] = ()
+    events: List[ScanEvent] = []
     packages: List[Package] = []
     facts: Optional[RemediationFacts] = None
     kernel = Kernel()
@@ -106,6 +116,9 @@ def collect_inventory(
             kernel = ctx.kernel = part.kernel
         if part.remediation is not None:
             facts = part.remediation
+        if part.processes is not None:
+            processes = ctx.processes = part.processes
+        events.extend(part.events)
         updates.extend(part.pending_updates)
     return Inventory(
         host=host_identity(ctx, packages),
@@ -118,6 +131,8 @@ def collect_inventory(
         covered=tuple(sorted(e.value for e in vouched - spoiled)),
         collected_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         remediation=facts,
+        processes=processes,
+        scan_events=tuple(events),
     )
 
 

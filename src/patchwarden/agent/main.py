@@ -16,14 +16,17 @@ import argparse
 import gzip
 import json
 import logging
+import os
 import re
 import socket
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence
 
+from patchwarden.agent import memcap
 from patchwarden.agent import state as st
 from patchwarden.agent.actions.base import DEFAULT_TIMEOUT, EXEC_MODES, make_target
 from patchwarden.agent.actions.context import ActionContext
@@ -31,6 +34,8 @@ from patchwarden.agent.actions.fix import FixRequest, run_fix
 from patchwarden.agent.actions.restart import run_restart
 from patchwarden.agent.actions.rollback import run_rollback, run_snapshot_delete
 from patchwarden.agent.client import ConsoleClient, ConsoleError
+from patchwarden.agent.collectors.base import Collector
+from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.inventory import collect_inventory
 from patchwarden.agent.runner import Runner
 from patchwarden.agent.snapshots import cleanup_expired
@@ -54,13 +59,15 @@ CONFIG_KEYS = {
     "proxy": str,
     "fix_timeout": (int, float),
     "min_free_bytes": int,
+    "memory_cap_mb": int,
 }
 """Settings `/etc/patchwarden/agent.json` may hold; command-line flags win over them.
 
 `exec`: how package-manager commands reach the root ("direct" or "chroot"); `proxy`: an
 http(s) proxy for the package manager's downloads; `fix_timeout`: seconds a package-manager
 transaction may take; `min_free_bytes`: least free space a fix needs on each filesystem the
-package manager writes (default 3 GiB)."""
+package manager writes (default 3 GiB); `memory_cap_mb`: memory a scan may use (it runs in
+a child process killed beyond that; 0: no cap, the scan runs in the agent itself)."""
 PROXY_PATTERN = r"^https?://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]+@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?$"
 """What a proxy setting looks like (it becomes one argv element, never shell text)."""
 log = logging.getLogger("patchwarden.agent")
@@ -80,8 +87,13 @@ class Agent:
         fix_timeout: float = DEFAULT_TIMEOUT,
         min_free_bytes: int = v1.MIN_FREE_BYTES,
         host_runner: Optional[Runner] = None,
+        memory_cap_mb: int = memcap.DEFAULT_CAP_MB,
+        proc: Optional[Path] = None,
     ) -> None:
         self.state_dir = state_dir
+        self.memory_cap_mb = memory_cap_mb
+        self.proc = proc
+        """The proc tree processes are read from (None: /proc of a live root)."""
         self.client = client
         self.root = root
         self.online = online
@@ -93,14 +105,39 @@ class Agent:
         """Where remediation acts (`host_runner` replaces the real one in tests)."""
 
     def collect(self) -> Inventory:
-        """Inventory of the scanned root, with the remediation facts."""
-        return collect_inventory(
-            self.root,
-            runner=self.actions.target.runner,
-            online=self.online,
-            cache_dir=self.state_dir / "cache",
-            remediation=self.actions.setup(),
-        )
+        """Inventory of the scanned root, with the remediation facts.
+
+        Collected in a child process under the memory cap (`memcap.collect_capped`): a scan
+        killed there is retried without the process collectors and reported as a
+        `memory_cap_exceeded` event. When even that dies, the event is kept for the next
+        upload and CapExceeded raised. Kept events go out with this inventory.
+        """
+        agent = frozenset({os.getpid()})
+
+        def run(skip: FrozenSet[str]) -> Inventory:
+            return collect_inventory(
+                self.root,
+                runner=self.actions.target.runner,
+                online=self.online,
+                collectors=scan_collectors(skip),
+                cache_dir=self.state_dir / "cache",
+                remediation=self.actions.setup(),
+                proc=self.proc,
+                ignore_pids=agent,
+            )
+
+        try:
+            if self.memory_cap_mb <= 0:
+                inv = run(frozenset())
+            else:
+                inv = memcap.collect_capped(run, self.memory_cap_mb)
+        except memcap.CapExceeded as exc:
+            memcap.save_pending(self.state_dir, exc.event)
+            raise
+        pending = memcap.pending_events(self.state_dir)
+        if pending:
+            inv = replace(inv, scan_events=pending + inv.scan_events)
+        return inv
 
     def upload(self, inv: Inventory, job_id: Optional[int] = None) -> int:
         """Send one inventory through the outbox; returns the console's inventory id."""
@@ -118,6 +155,8 @@ class Agent:
                 f"{v1.MAX_INVENTORY_GZIP}; not uploaded"
             )
         path = st.outbox_put(self.state_dir, report_id, body)
+        if inv.scan_events:
+            memcap.clear_pending(self.state_dir)  # the outbox delivers them now
         reply = self.client.upload_inventory(body)
         path.unlink()
         return int(reply.get("inventory_id") or 0)
@@ -232,7 +271,12 @@ class Agent:
                 self.flush_outbox()
                 if time.monotonic() >= next_scan:
                     self.cleanup_snapshots()
-                    self.upload(self.collect())
+                    try:
+                        self.upload(self.collect())
+                    except InventoryError as exc:
+                        # A scan killed at the memory cap (its event waits for the next
+                        # upload) or a root gone unreadable: try again next interval.
+                        log.error("scan failed: %s", exc)
                     next_scan = time.monotonic() + interval
                 self.client.heartbeat()
                 self.process_jobs(wait=poll_wait)
@@ -332,6 +376,17 @@ def _parser() -> argparse.ArgumentParser:
             help="least free space a fix needs on each filesystem the package manager writes",
         )
 
+    def scanning(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--memory-cap-mb",
+            type=int,
+            default=memcap.DEFAULT_CAP_MB,
+            help="memory a scan may use; it runs in a child process (0: no cap)",
+        )
+        sp.add_argument(
+            "--proc", type=Path, help="proc filesystem to read processes from (default /proc)"
+        )
+
     e = sub.add_parser("enrol", help="enrol with a console using a one-time token")
     common(e)
     e.add_argument("--server")
@@ -346,11 +401,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--poll-wait", type=int, default=30, help="long-poll seconds")
     r.add_argument("--offline", action="store_true", help="no network besides the console")
     acting(r)
+    scanning(r)
 
     i = sub.add_parser("inventory", help="print the inventory as JSON and exit")
     common(i)
     i.add_argument("--offline", action="store_true")
     acting(i)
+    scanning(i)
 
     f = sub.add_parser("fix", help="fix packages here, without a console (prints the result)")
     common(f)
@@ -418,6 +475,8 @@ def _setting_problem(data: Dict[str, Any]) -> Optional[str]:
         return "setting 'fix_timeout' must be within 1..86400 seconds"
     if "min_free_bytes" in data and data["min_free_bytes"] < 0:
         return "setting 'min_free_bytes' must not be negative"
+    if "memory_cap_mb" in data and not 0 <= data["memory_cap_mb"] <= 1 << 20:
+        return "setting 'memory_cap_mb' must be within 0..1048576 (0: no cap)"
     return None
 
 
@@ -446,6 +505,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "proxy": args.proxy,
                     "fix_timeout": args.fix_timeout,
                     "min_free_bytes": args.min_free_bytes,
+                    **(
+                        {"memory_cap_mb": args.memory_cap_mb}
+                        if hasattr(args, "memory_cap_mb")
+                        else {}
+                    ),
                 }
             )
             if problem:
@@ -480,6 +544,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             proxy=args.proxy,
             fix_timeout=args.fix_timeout,
             min_free_bytes=args.min_free_bytes,
+            memory_cap_mb=args.memory_cap_mb,
+            proc=args.proc,
         )
         if args.once:
             agent.run_once()
@@ -517,9 +583,27 @@ def local_command(args: argparse.Namespace) -> int:
         return 0
     ctx = _context(args)
     if args.command == "inventory":
-        inv = collect_inventory(
-            args.root, runner=ctx.target.runner, online=not args.offline, remediation=ctx.setup()
-        )
+        agent = frozenset({os.getpid()})
+
+        def run(skip: FrozenSet[str]) -> Inventory:
+            return collect_inventory(
+                args.root,
+                runner=ctx.target.runner,
+                online=not args.offline,
+                collectors=scan_collectors(skip),
+                remediation=ctx.setup(),
+                proc=args.proc,
+                ignore_pids=agent,
+            )
+
+        try:
+            if args.memory_cap_mb <= 0:
+                inv = run(frozenset())
+            else:
+                inv = memcap.collect_capped(run, args.memory_cap_mb)
+        except memcap.CapExceeded as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         json.dump(inv.to_dict(), sys.stdout, indent=2)
         print()
         return 0
@@ -546,6 +630,13 @@ def local_command(args: argparse.Namespace) -> int:
     json.dump(details.to_dict(), sys.stdout, indent=2)
     print()
     return 0 if details.error is None else 1
+
+
+def scan_collectors(skip: FrozenSet[str]) -> Optional[Mapping[str, Collector]]:
+    """The registered collectors but `skip` (None: all of them)."""
+    if not skip:
+        return None
+    return {name: c for name, c in COLLECTORS.items() if name not in skip}
 
 
 def run_cli() -> None:

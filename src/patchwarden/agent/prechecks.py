@@ -85,7 +85,21 @@ def gather(
         snapshot_providers=available_providers(root, setup.exec_mode, setup.proc / "self/mounts"),
         snapshots=snapshots,
         boot_default_pinned=boot_default_pinned(kernel),
+        boot_id=boot_id(root, setup) if setup.exec_mode == "direct" else "",
     )
+
+
+def boot_id(root: Path, setup: Setup) -> str:
+    """The running system's boot id when `root` is the running system ("" otherwise): it
+    changes at every boot, so the console can tell the host restarted (R-F4)."""
+    if os.path.realpath(str(root)) != "/":
+        return ""
+    try:
+        text = (setup.proc / "sys/kernel/random/boot_id").read_text("ascii", "replace")
+    except OSError:
+        return ""
+    text = text.strip()
+    return text if len(text) <= 64 and text.replace("-", "").isalnum() else ""
 
 
 def refusals(

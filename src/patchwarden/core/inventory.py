@@ -22,6 +22,7 @@ from typing import (
 )
 
 from patchwarden.core.errors import InventoryError
+from patchwarden.core.os_upgrade import needs_os_upgrade
 from patchwarden.core.text import text_problem
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class Evidence(str, Enum):
     """Every installed package of the host's package databases (dpkg, rpm, apk)."""
     PENDING_UPDATES = "pending-updates"
     """Every security update the host's own repositories offer (apt, dnf repository check)."""
+    RUNNING_PROCESSES = "running-processes"
+    """Every running process of the host with the components it holds (processes and
+    components collectors): only then may a process that is not seen be taken as gone."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,13 @@ class Kernel:
     """Kernel release of the newest installed kernel package."""
     boot_default: Optional[str] = None
     """Kernel release the boot loader starts by default, when it can be read."""
+    reboot_needed: Optional[bool] = None
+    """True when the running kernel is not the newest installed one, or the newest was rebuilt
+    since boot (same release, another build: an ABI-compatible update); None when it cannot
+    be told (a root that is not booted here, no installed kernel found)."""
+    default_pinned: Optional[bool] = None
+    """True when the boot loader's default is not the newest installed kernel (a pinned
+    GRUB_DEFAULT or saved entry: a reboot would not start the newest); None when unknown."""
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "kernel") -> Kernel:
@@ -240,6 +251,26 @@ class Blocker(NamedTuple):
     reason: str
 
 
+def eol_blocker(os: OsRelease) -> Optional[Blocker]:
+    """The `eol` blocker of a release, or None: the release is on the list of those whose
+    fixes need an OS upgrade (`core.os_upgrade`, SPEC R-F2), or past its end of life."""
+    name = os.name or f"{os.id} {os.release}"
+    if needs_os_upgrade(os.id, os.release):
+        return Blocker(
+            "eol",
+            f"{name}: fixes on this release need an operating system upgrade first; upgrade to"
+            " a supported release, then fix",
+        )
+    if os.eol:
+        since = f" on {os.eol_date}" if os.eol_date else ""
+        return Blocker(
+            "eol",
+            f"{name} reached its end of life{since}: no fixes are published for it any more;"
+            " upgrade the operating system",
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class RemediationFacts:
     """What the agent knows about fixing this host, collected with the inventory (SPEC R-F2).
@@ -267,19 +298,22 @@ class RemediationFacts:
     boot_default_pinned: Optional[bool] = None
     """True when the boot loader starts a kernel other than the newest installed one (a pinned
     GRUB_DEFAULT or saved entry, SPEC R-F5); None when the kernel facts do not tell."""
+    boot_id: str = ""
+    """The running system's boot id (/proc/sys/kernel/random/boot_id), new at every boot: the
+    console tells from it that the host restarted. "" for a mounted root, or when unknown."""
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "remediation") -> RemediationFacts:
+        """Decode `asdict()` output as an inventory's `remediation`; raise InventoryError when
+        malformed (`where` names the value in error messages)."""
+        return _REMEDIATION_FACTS(data, where)
 
     def blockers(self, os: OsRelease) -> Tuple[Blocker, ...]:
         """Every reason a fix cannot run on this host now, in a stable order."""
         found: List[Blocker] = []
-        if os.eol:
-            since = f" on {os.eol_date}" if os.eol_date else ""
-            found.append(
-                Blocker(
-                    "eol",
-                    f"{os.name or (os.id + ' ' + os.release)} reached its end of life{since}:"
-                    " no fixes are published for it any more; upgrade the operating system",
-                )
-            )
+        eol = eol_blocker(os)
+        if eol is not None:
+            found.append(eol)
         if not self.package_manager:
             found.append(
                 Blocker("not_supported", "no supported package manager (apt, dnf, yum, apk) found")
@@ -331,6 +365,171 @@ def _gib(count: int) -> str:
     return f"{count / 1024**2:.0f} MiB"
 
 
+# Running processes (SPEC R-D1, R-D2, R-T4). The agent reports every process it could read
+# (kernel threads and the agent itself apart) with its listening ports and the software
+# components it holds; the console makes one application record per process instance and
+# vulnerable component that is `loaded` and not owned by a distro package.
+
+IDENTIFIED_BY = {
+    "pom.properties": "high",
+    "manifest": "medium",
+    "file-name": "low",
+    "fingerprint": "medium",
+    "dist-info": "high",
+    "package.json": "high",
+}
+"""How a component was identified (`Component.method`) -> the confidence it gives by default
+(DESIGN §4, R-D12). A fingerprint rule may state its own confidence (a version file that the
+product itself writes, like Tomcat's ServerInfo.properties, is high)."""
+
+RESTART_REASONS = (
+    "exe-deleted",
+    "exe-replaced",
+    "library-deleted",
+    "library-replaced",
+    "jar-deleted",
+    "jar-replaced",
+    "jar-changed",
+)
+"""`RestartNeed.reason` values: the process runs an executable, maps a library or holds a JAR
+that was deleted, replaced by another file, or (JARs) modified after the process started."""
+
+
+@dataclass(frozen=True)
+class ListeningPort:
+    """A socket a process listens on (TCP in LISTEN state, or a bound unconnected UDP one)."""
+
+    proto: str
+    """tcp or udp (IPv6 sockets too: the address tells the family)."""
+    address: str
+    """Bind address as text: 0.0.0.0, ::, 127.0.0.1, ::1, 10.0.0.5 (an IPv4-mapped IPv6 bind,
+    as JVMs make, is given as the IPv4 address). `::` and `0.0.0.0` mean every address."""
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        """True when only the host itself can connect (127.0.0.0/8, ::1, ::ffff:127.x)."""
+        address = self.address.lower()
+        if address.startswith("::ffff:"):
+            address = address[len("::ffff:") :]
+        return address.startswith("127.") or address == "::1"
+
+
+@dataclass(frozen=True)
+class Component:
+    """A piece of software a process holds: a JAR (or a JAR nested in one), a Python
+    distribution, an npm package, or a server product recognised by a fingerprint rule."""
+
+    path: str
+    """The file as the process sees it; a nested JAR is `outer.jar!/BOOT-INF/lib/inner.jar`."""
+    ecosystem: str
+    """OSV ecosystem the name belongs to: Maven, PyPI, npm, Bitnami (redis, nginx by
+    fingerprint); "" when none does (OpenSSL: then `cpe` names the product)."""
+    name: str
+    """Name in that ecosystem: Maven `group:artifact`; a Maven name without `:` is an artifact
+    id whose group is unknown (file-name guesses); PyPI names as the distribution's metadata
+    spells them (not normalised); without an ecosystem, the product's plain name (openssl);
+    "" when nothing names it."""
+    version: str
+    """Version as the component states it; "" when unknown."""
+    method: str
+    """How it was identified: a key of IDENTIFIED_BY (pom.properties, manifest, file-name,
+    fingerprint, dist-info, package.json)."""
+    confidence: str
+    """high, medium or low (R-D12): how far name and version can be trusted."""
+    loaded: bool = True
+    """False for a JAR named on the command line (class path, `-jar`) that the JVM has not
+    opened: its classes never ran, so it makes no record (R-D2); kept as an inventory fact."""
+    package: str = ""
+    """Distro package that owns the file (of the outermost file, for a nested JAR): the distro
+    advisory covers it, so it is not reported again as an application."""
+    cpe: str = ""
+    """CPE 2.3 name of the product and version (fingerprinted servers only: Tomcat,
+    Elasticsearch, Redis, nginx, OpenSSL); the one name of a product no OSV ecosystem
+    carries."""
+    evidence: str = ""
+    """Where name and version were read: `META-INF/maven/g/a/pom.properties`, a rule's file
+    and member, a byte offset in a binary."""
+
+
+@dataclass(frozen=True)
+class RestartNeed:
+    """Why a process runs outdated code and needs a restart (needrestart's checks)."""
+
+    reason: str
+    """One of RESTART_REASONS."""
+    path: str
+    """The executable, library or JAR, as the process sees it."""
+
+
+@dataclass(frozen=True)
+class ProcessInstance:
+    """One running process: identity, exposure, what it runs and holds (SPEC R-D1).
+
+    `pid` + `start_time` identify the instance (a reused pid has another start time).
+    """
+
+    pid: int
+    start_time: str
+    """ISO 8601 UTC, to the clock tick (from /proc/PID/stat and the boot time)."""
+    exe: str
+    """Executable as the process sees it, without the kernel's ` (deleted)` suffix."""
+    exe_deleted: bool = False
+    """The executable was deleted or replaced on disk since the process started."""
+    name: str = ""
+    """The kernel's short process name (`comm`)."""
+    ppid: int = 0
+    cmdline: Tuple[str, ...] = ()
+    """Arguments; values of arguments that look like secrets (password=, token=, …) are
+    replaced by `***`, very long arguments are cut (ending in `…`)."""
+    cwd: str = ""
+    uid: Optional[int] = None
+    """Real user id; None when it could not be read."""
+    user: str = ""
+    """User name of `uid` ("" when the user database does not name it)."""
+    ports: Tuple[ListeningPort, ...] = ()
+    container: str = ""
+    """Container id (64 hex digits for docker, containerd, CRI-O and podman) or name (LXC);
+    "" for a process of the host itself."""
+    cgroup: str = ""
+    """The process's cgroup path (the unified hierarchy's, else systemd's)."""
+    package: str = ""
+    """Distro package that owns the executable ("" when none does, or in a container)."""
+    runtime: str = ""
+    """java, python or node when the agent looked for components inside; "" otherwise."""
+    components: Tuple[Component, ...] = ()
+    restart: Tuple[RestartNeed, ...] = ()
+    """Why the process needs a restart; empty when it runs current code."""
+    readable: bool = True
+    """False when the agent could not read all of the process (its stat file, executable,
+    open files or memory maps: permissions, `hidepid`, a security module): only what could
+    be read is filled in (at least `pid`), and its components are unknown. The process list
+    can still be complete: the console then keeps the application records such a process
+    may be (`core.app_instances.held_by_unreadable`) instead of clearing them."""
+
+    @property
+    def exposed(self) -> bool:
+        """True when it listens on an address other hosts can reach (R-D11)."""
+        return any(not port.loopback for port in self.ports)
+
+
+@dataclass(frozen=True)
+class ScanEvent:
+    """Something that happened to a collection run, reported as a normal event."""
+
+    code: str
+    """Stable code: `memory_cap_exceeded` (a scan killed at the agent's memory cap; the agent
+    then collects again without the process collectors, so the inventory carrying the event
+    has no `processes` and does not cover running-processes — or, when that dies too, the
+    event comes with the next upload), `processes_exited` (processes left out because they
+    ended while being read), `processes_unreadable` (processes the agent could not read
+    completely: `ProcessInstance.readable` is False)."""
+    message: str
+    """A sentence for a person ("scan exceeded memory cap 200 MB")."""
+    at: str = ""
+    """ISO 8601 UTC time it happened."""
+
+
 @dataclass(frozen=True)
 class Host:
     """Identity of the scanned host."""
@@ -365,12 +564,21 @@ class Inventory:
     remediation: Optional[RemediationFacts] = None
     """Precheck facts of an agent that can fix this host; None in inventories of a scan (and
     of older agents). Left out of `to_dict()` when None, so those inventories stay as before."""
+    processes: Tuple[ProcessInstance, ...] = ()
+    """Running processes (live hosts only; `Evidence.RUNNING_PROCESSES` in `covered` says the
+    list is complete). Left out of `to_dict()` when empty."""
+    scan_events: Tuple[ScanEvent, ...] = ()
+    """Events of this and of earlier, failed collection runs (a scan killed at the memory cap
+    is reported with the next inventory). Left out of `to_dict()` when empty."""
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
         data = asdict(self)
         if self.remediation is None:
             del data["remediation"]
+        for key in ("processes", "scan_events"):
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod
@@ -538,6 +746,8 @@ _KERNEL = _Shape(
         "installed": _list_of(_KERNEL_PACKAGE),
         "newest_installed": _optional(_str),
         "boot_default": _optional(_str),
+        "reboot_needed": _optional(_bool),
+        "default_pinned": _optional(_bool),
     },
 )
 _PENDING_UPDATE = _Shape(
@@ -609,6 +819,68 @@ _REMEDIATION_FACTS = _Shape(
         "snapshot_providers": _list_of(_str),
         "snapshots": _list_of(_SNAPSHOT_FACT),
         "boot_default_pinned": _optional(_bool),
+        "boot_id": _str,
+    },
+)
+_LISTENING_PORT = _Shape(
+    ListeningPort,
+    {
+        "proto": _str,
+        "address": _str,
+        "port": _int,
+    },
+)
+_COMPONENT = _Shape(
+    Component,
+    {
+        "path": _str,
+        "ecosystem": _str,
+        "name": _str,
+        "version": _str,
+        "method": _str,
+        "confidence": _str,
+        "loaded": _bool,
+        "package": _str,
+        "cpe": _str,
+        "evidence": _str,
+    },
+)
+_RESTART_NEED = _Shape(
+    RestartNeed,
+    {
+        "reason": _str,
+        "path": _str,
+    },
+)
+_PROCESS_INSTANCE = _Shape(
+    ProcessInstance,
+    {
+        "pid": _int,
+        "start_time": _str,
+        "exe": _str,
+        "exe_deleted": _bool,
+        "name": _str,
+        "ppid": _int,
+        "cmdline": _list_of(_str),
+        "cwd": _str,
+        "uid": _optional(_int),
+        "user": _str,
+        "ports": _list_of(_LISTENING_PORT),
+        "container": _str,
+        "cgroup": _str,
+        "package": _str,
+        "runtime": _str,
+        "components": _list_of(_COMPONENT),
+        "restart": _list_of(_RESTART_NEED),
+        "readable": _bool,
+    },
+)
+_SCAN_EVENT = _Shape(
+    ScanEvent,
+    {
+        "code": _str,
+        "message": _str,
+        "at": _str,
     },
 )
 _INVENTORY = _Shape(
@@ -625,6 +897,8 @@ _INVENTORY = _Shape(
         "collected_at": _str,
         "schema": _int,
         "remediation": _optional(_REMEDIATION_FACTS),
+        "processes": _list_of(_PROCESS_INSTANCE),
+        "scan_events": _list_of(_SCAN_EVENT),
     },
 )
 
@@ -641,6 +915,11 @@ _SHAPES: Tuple[_Shape[Any], ...] = (
     _PERMISSION_PROBLEM,
     _SNAPSHOT_FACT,
     _REMEDIATION_FACTS,
+    _LISTENING_PORT,
+    _COMPONENT,
+    _RESTART_NEED,
+    _PROCESS_INSTANCE,
+    _SCAN_EVENT,
     _INVENTORY,
 )
 """Every decoded dataclass (the field-coverage test walks this)."""

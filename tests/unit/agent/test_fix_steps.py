@@ -115,7 +115,8 @@ def test_happy_path_every_step_in_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("setup", "code", "message"),
     [
-        ({"release": "10"}, "eol", "reached its end of life on 2024-06-30"),
+        ({"release": "7"}, "eol", "reached its end of life on 2018-05-31"),
+        ({"release": "10"}, "eol", "fixes on this release need an operating system upgrade"),
         (
             {"format": "rpm"},
             "invalid_request",

@@ -222,14 +222,27 @@ def test_the_eol_table_covers_the_releases_spec_names(os_id: str, release: str) 
 
 
 def test_an_eol_root_is_refused_with_its_date(tmp_path: Path) -> None:
+    text = 'PRETTY_NAME="Debian GNU/Linux 7 (wheezy)"\nVERSION_ID="7"\nID=debian\n'
+    wheezy, _ = identify({"etc/os-release": text}, datetime.date(2026, 11, 30), "")
+    facts = RemediationFacts("apt", "chroot", min_free_bytes=0)
+    (blocker,) = facts.blockers(wheezy)
+    assert blocker == Blocker(
+        "eol",
+        "Debian GNU/Linux 7 (wheezy) reached its end of life on 2018-05-31: no fixes are"
+        " published for it any more; upgrade the operating system",
+    )
+
+
+def test_a_release_the_spec_lists_needs_an_os_upgrade(tmp_path: Path) -> None:
+    # R-F2 names Debian 10 among the releases whose fixes need an OS upgrade first.
     text = 'PRETTY_NAME="Debian GNU/Linux 10 (buster)"\nVERSION_ID="10"\nID=debian\n'
     buster, _ = identify({"etc/os-release": text}, datetime.date(2026, 11, 30), "")
     facts = RemediationFacts("apt", "chroot", min_free_bytes=0)
     (blocker,) = facts.blockers(buster)
     assert blocker == Blocker(
         "eol",
-        "Debian GNU/Linux 10 (buster) reached its end of life on 2024-06-30: no fixes are"
-        " published for it any more; upgrade the operating system",
+        "Debian GNU/Linux 10 (buster): fixes on this release need an operating system upgrade"
+        " first; upgrade to a supported release, then fix",
     )
 
 

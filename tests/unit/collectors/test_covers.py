@@ -12,6 +12,7 @@ from patchwarden.core.inventory import Evidence
 
 PACKAGES = frozenset({Evidence.INSTALLED_PACKAGES})
 UPDATES = frozenset({Evidence.PENDING_UPDATES})
+PROCESSES = frozenset({Evidence.RUNNING_PROCESSES})
 DECLARED = {
     "os-release": frozenset(),
     "dpkg": PACKAGES,
@@ -21,6 +22,9 @@ DECLARED = {
     "apt-updates": UPDATES,
     "dnf-updates": UPDATES,
     "remediation": frozenset(),  # precheck facts: vouch for no evidence
+    "processes": PROCESSES,
+    "components": PROCESSES,
+    "fingerprints": PROCESSES,
 }
 
 

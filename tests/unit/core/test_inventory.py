@@ -389,5 +389,33 @@ def test_os_part_decodes_as_in_a_whole_inventory(os_value: Any) -> None:
 
 
 def test_evidence_vocabulary() -> None:
-    assert [e.value for e in Evidence] == ["installed-packages", "pending-updates"]
+    assert [e.value for e in Evidence] == [
+        "installed-packages",
+        "pending-updates",
+        "running-processes",
+    ]
     assert SCHEMA == 1
+
+
+# --- processes the agent could not read (issue 12 follow-up) ----------------------------------
+
+PROCESS = {"pid": 4242, "start_time": "2024-03-01T11:00:00.000+00:00", "exe": "/usr/bin/java"}
+
+
+def test_happy_path_a_process_of_an_older_agent_is_readable() -> None:
+    """`readable` is additive: a process without it was read completely."""
+    [process] = Inventory.from_dict(inventory_dict(processes=[PROCESS])).processes
+    assert process.readable is True
+
+
+def test_happy_path_an_unreadable_process_round_trips() -> None:
+    data = inventory_dict(processes=[{**PROCESS, "exe": "", "name": "init", "readable": False}])
+    inv = Inventory.from_dict(data)
+    assert [(p.pid, p.name, p.readable) for p in inv.processes] == [(4242, "init", False)]
+    assert Inventory.from_dict(json.loads(json.dumps(inv.to_dict()))) == inv
+
+
+def test_sad_path_readable_must_be_a_bool() -> None:
+    assert refused(inventory_dict(processes=[{**PROCESS, "readable": "no"}])) == (
+        "malformed inventory: inventory.processes[0].readable must be bool, got str"
+    )

@@ -12,7 +12,7 @@ import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from patchwarden.agent.runner import Runner, SubprocessRunner
 from patchwarden.core.errors import InventoryError
@@ -23,7 +23,9 @@ from patchwarden.core.inventory import (
     OsRelease,
     Package,
     PendingUpdate,
+    ProcessInstance,
     RemediationFacts,
+    ScanEvent,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +77,18 @@ class Context:
     remediation: Optional[Setup] = None
     """Set when an agent that can fix the host collects (`patchwarden-agent run`): the
     remediation collector then gathers its precheck facts. None for a scan."""
+    proc: Optional[Path] = None
+    """The proc filesystem to read processes from; None: `/proc` on a live root, none on a
+    mounted one (its processes do not run here). Tests and benchmarks point it at a
+    generated tree; paths found there are then read under `root`."""
+    processes: Tuple[ProcessInstance, ...] = ()
+    """Set once the processes collector has run (components and fingerprints amend them)."""
+    ignore_pids: FrozenSet[int] = frozenset()
+    """Processes the processes collector leaves out besides its own (the agent that forked a
+    memory-capped scan child)."""
+    shared: Dict[str, object] = field(default_factory=dict)
+    """What collectors of one run hand on beyond the inventory (the process views the
+    processes collector read, the package file-owner index), by collector-chosen keys."""
 
     def report(self, what: str, done: int, total: int) -> None:
         """Pass `done` of `total` of `what` to `progress`, when someone is watching."""
@@ -85,6 +99,20 @@ class Context:
     def live(self) -> bool:
         """True when scanning the running system itself."""
         return os.path.realpath(str(self.root)) == "/"
+
+    @property
+    def proc_dir(self) -> Optional[Path]:
+        """Where processes are read from: `proc`, else `/proc` when live, else None."""
+        if self.proc is not None:
+            return self.proc
+        return Path("/proc") if self.live else None
+
+    @property
+    def real_proc(self) -> bool:
+        """True when `proc_dir` is the kernel's own /proc of the scanned (live) system: its
+        fd and root links then reach the very files the processes hold."""
+        proc = self.proc_dir
+        return self.live and proc is not None and os.path.realpath(str(proc)) == "/proc"
 
     def path(self, rel: str) -> Path:
         """`rel` (absolute or not) resolved under the scanned root.
@@ -141,6 +169,12 @@ class InventoryPart:
     """Problems that did not stop the collector (a bad stanza, an empty file); they are
     appended to `Inventory.collector_errors` so nothing is skipped silently (STYLE E3)."""
     remediation: Optional[RemediationFacts] = None
+    processes: Optional[Tuple[ProcessInstance, ...]] = None
+    """The running processes: a later collector returns the whole list, amended (None: no
+    change)."""
+    events: Tuple[ScanEvent, ...] = ()
+    """Things that happened during the run and are no failure (processes that ended while
+    being read); appended to `Inventory.scan_events`, they spoil no evidence."""
 
 
 class Collector:
