@@ -10,22 +10,32 @@ bookworm version to the bookworm-security one and back:
 * fix + inventory: what the agent does before it can report the package fixed (the fix, then
   the inventory it uploads);
 * snapshot alone, from apt's cache and by re-downloading the installed version;
-* fix without a snapshot, and the rollback.
+* fix without a snapshot, and the rollback;
+* through the console (`--console-rounds`): a real `patchwarden server`, the real agent
+  (`patchwarden-agent run --once --exec chroot`): from `POST /api/v1/actions {"action": "fix"}`
+  to the record `fixed` (the agent's run that executes the fix and reports it), then to the
+  rescan after it (the second `run --once`), and the rollback the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.chroot
 
-from tests.chroot import bookworm_chroot  # noqa: E402
+from tests.chroot import DebianChroot, bookworm_chroot  # noqa: E402
+from tests.e2e.fleet import Console, clean_env, pw  # noqa: E402
+from tests.e2e.test_console_fix_chroot import VULN, osv_advisory  # noqa: E402
+from tests.paths import BIN  # noqa: E402
 
 from patchwarden.agent.actions import PACKAGE_MANAGERS  # noqa: E402
 from patchwarden.agent.actions.base import Change, Installed, Wanted, make_target  # noqa: E402
@@ -43,6 +53,7 @@ def main() -> None:
     """Print the median (and range) of each phase over the rounds."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--console-rounds", type=int, default=3)
     args = parser.parse_args()
     times: dict[str, list[float]] = {}
     sizes: list[int] = []
@@ -92,11 +103,77 @@ def main() -> None:
                     )
                     timed(f"snapshot alone ({'cache' if cached else 'download'})", start)
                     ctx.store.remove(draft.id)
+            if args.console_rounds:
+                through_console(chroot, Path(tmp), old, fixed, args.console_rounds, timed)
     for name, values in times.items():
         low, high = min(values), max(values)
         median = statistics.median(values)
         print(f"{name:50s} median {median:6.2f} s  ({low:.2f}-{high:.2f}, n={len(values)})")
     print(f"{'snapshot size':50s} {statistics.median(sizes) / 1024:8.0f} KiB (one .deb + manifest)")
+
+
+def through_console(
+    chroot: DebianChroot,
+    base: Path,
+    old: str,
+    fixed: str,
+    rounds: int,
+    timed: Callable[[str, float], None],
+) -> None:
+    """Fix and roll back through a real console and the real agent, `rounds` times."""
+    data, feed = base / "data", base / "osv"
+    data.mkdir()
+    feed.mkdir()
+    (feed / f"{VULN}.json").write_text(json.dumps(osv_advisory(fixed)))
+    env = clean_env()
+    pw("feeds", "import", f"osv:{feed}", "--data-dir", str(data), env=env)
+    token = pw("api-token", "create", "--user", "bench", "--data-dir", str(data), "--init",
+               env=env).strip()  # fmt: skip
+    enrolment = pw("enrolment-token", "create", "--data-dir", str(data), env=env).strip()
+    console = Console(data, env, token).start()
+    state = base / "agent-state"
+
+    def run_once() -> None:
+        done = subprocess.run(
+            [str(BIN / "patchwarden-agent"), "run", "--once", "--offline", "--root",
+             str(chroot.root), "--exec", "chroot", "--state-dir", str(state),
+             "--server", console.url, "--token", enrolment],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def status() -> str:
+        [record] = console.records(vuln_id=VULN, status="all")
+        return str(record["status"])
+
+    def act(action: str) -> Any:
+        [record] = console.records(vuln_id=VULN, status="all")
+        answer = console.ok("POST", "/api/v1/actions",
+                            json={"action": action, "record_ids": [record["id"]]})  # fmt: skip
+        assert answer["items"][0]["status"] == "queued", answer
+        return answer
+
+    try:
+        run_once()
+        for _ in range(rounds):
+            start = time.perf_counter()
+            run_once()
+            timed("console: run --once, nothing queued", start)
+            start = time.perf_counter()
+            act("fix")
+            run_once()
+            assert status() == "fixed" and chroot.version("libssl3") == fixed
+            timed("console: fix request -> record fixed", start)
+            run_once()
+            assert status() == "fixed"
+            timed("console: fix request -> fixed, rescan reported", start)
+            start = time.perf_counter()
+            act("rollback")
+            run_once()
+            assert status() == "rolled_back" and chroot.version("libssl3") == old
+            timed("console: rollback request -> rolled_back", start)
+    finally:
+        console.stop()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from patchwarden.core.advisory import Severity
@@ -24,6 +24,9 @@ from patchwarden.services.index import MemoryIndex
 from patchwarden.services.ports import (
     Advisories,
     ApiToken,
+    AuditEntry,
+    Batch,
+    BatchItem,
     Host,
     HostFacts,
     Job,
@@ -31,10 +34,14 @@ from patchwarden.services.ports import (
     JobStatus,
     ListedRecord,
     NewRecord,
+    NewSnapshot,
+    OpenCount,
+    Permission,
     RecordDetail,
     RecordFilter,
     Role,
     Settings,
+    Snapshot,
     StoredEvent,
     StoredRecord,
     TokenOwner,
@@ -57,6 +64,8 @@ class _Tables:
     hosts: dict[str, tuple[Host, str]] = field(default_factory=dict)
     """host id -> (host, secret digest)."""
     users: dict[int, User] = field(default_factory=dict)
+    passwords: dict[int, str] = field(default_factory=dict)
+    """user id -> password hash."""
     tokens: dict[str, _Token] = field(default_factory=dict)
     """token digest -> token."""
     enrolment: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -69,6 +78,8 @@ class _Tables:
     )
     settings: Optional[Settings] = None
     leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    snapshots: dict[int, Snapshot] = field(default_factory=dict)
+    batches: dict[int, Batch] = field(default_factory=dict)
     next_id: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, table: str) -> int:
@@ -141,6 +152,7 @@ class FakeHosts(_Repo):
             packages=facts.packages,
             last_inventory_at=facts.at,
             last_seen_at=facts.at,
+            remediation=facts.remediation,
         )
         self.t.hosts[host_id] = (host, secret)
 
@@ -172,6 +184,7 @@ class FakeUsers(_Repo):
 
     def remove(self, user_id: int) -> None:
         del self.t.users[user_id]
+        self.t.passwords.pop(user_id, None)
         for digest in [d for d, t in self.t.tokens.items() if t.user_id == user_id]:
             del self.t.tokens[digest]
 
@@ -207,6 +220,18 @@ class FakeUsers(_Repo):
         for t in self.t.tokens.values():
             if t.id == token_id:
                 t.last_used_at = now
+
+    def set_permissions(self, user_id: int, permissions: frozenset[Permission]) -> None:
+        self.t.users[user_id] = replace(self.t.users[user_id], permissions=permissions)
+
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
+        self.t.passwords[user_id] = password_hash
+
+    def password_hash(self, name: str) -> Optional[tuple[User, str]]:
+        user = self.get(name)
+        if user is None or user.id not in self.t.passwords:
+            return None
+        return user, self.t.passwords[user.id]
 
 
 class FakeEnrolment(_Repo):
@@ -422,6 +447,12 @@ class FakeJobs(_Repo):
     def get(self, job_id: int) -> Optional[Job]:
         return self.t.jobs.get(job_id)
 
+    def unfinished(self, kinds: Sequence[str]) -> list[Job]:
+        return [
+            j for j in sorted(self.t.jobs.values(), key=lambda j: j.id)
+            if j.kind in kinds and j.status in (JobStatus.QUEUED, JobStatus.CLAIMED)
+        ]  # fmt: skip
+
     def _state_error(self, job_id: int, verb: str) -> JobStateError:
         job = self.t.jobs.get(job_id)
         if job is None:
@@ -441,6 +472,58 @@ class FakeInventories(_Repo):
         digest = hashlib.sha256(body).hexdigest()
         self.t.inventories[(host_id, report_id)] = (inventory_id, digest, body, received_at)
         return inventory_id
+
+    def latest(self, host_id: str) -> Optional[bytes]:
+        mine = [(i, body) for (h, _), (i, _, body, _) in self.t.inventories.items() if h == host_id]
+        return max(mine)[1] if mine else None
+
+
+class FakeSnapshots(_Repo):
+    """`SnapshotRepository` in memory."""
+
+    def add(self, new: NewSnapshot) -> int:
+        for s in self.t.snapshots.values():
+            if (s.host_id, s.snapshot_id) == (new.host_id, new.snapshot_id):
+                return s.id
+        sid = self.t.new_id("snapshots")
+        self.t.snapshots[sid] = Snapshot(
+            sid, new.host_id, new.snapshot_id, new.provider, new.size_bytes, new.created_at,
+            new.expires_at, new.owner, new.job_id, tuple(new.record_ids), False, None,
+        )  # fmt: skip
+        return sid
+
+    def get(self, snapshot_id: int) -> Optional[Snapshot]:
+        return self.t.snapshots.get(snapshot_id)
+
+    def of_host(self, host_id: str) -> list[Snapshot]:
+        mine = [s for s in self.t.snapshots.values() if s.host_id == host_id]
+        return sorted(mine, key=lambda s: (s.created_at, s.id), reverse=True)
+
+    def mark_deleted(self, ids: Sequence[int], now: datetime) -> None:
+        for i in ids:
+            s = self.t.snapshots.get(i)
+            if s is not None and s.deleted_at is None:
+                self.t.snapshots[i] = replace(s, deleted_at=now)
+
+    def expire(self, now: datetime) -> int:
+        n = 0
+        for s in list(self.t.snapshots.values()):
+            if not s.expired and s.deleted_at is None and s.expires_at <= now:
+                self.t.snapshots[s.id] = replace(s, expired=True)
+                n += 1
+        return n
+
+
+class FakeBatches(_Repo):
+    """`BatchRepository` in memory."""
+
+    def add(self, action: str, requested_by: str, now: datetime, items: Sequence[BatchItem]) -> int:
+        batch_id = self.t.new_id("batches")
+        self.t.batches[batch_id] = Batch(batch_id, action, requested_by, now, tuple(items))
+        return batch_id
+
+    def get(self, batch_id: int) -> Optional[Batch]:
+        return self.t.batches.get(batch_id)
 
 
 class FakeSettings(_Repo):
@@ -462,6 +545,75 @@ class FakeLeases(_Repo):
             return False
         self.t.leases[name] = (holder, now + ttl)
         return True
+
+
+class FakeConsoleReads(_Repo):
+    """`ConsoleReadRepository` in memory."""
+
+    def open_counts(self, statuses: Sequence[State]) -> list[OpenCount]:
+        counts: dict[tuple[str, str, bool], int] = {}
+        for s in self.t.records.values():
+            if s.record.state in statuses:
+                key = (s.record.vuln_type.value, s.detail.bucket, s.detail.exploitable)
+                counts[key] = counts.get(key, 0) + 1
+        return [OpenCount(t, b, e, n) for (t, b, e), n in counts.items()]
+
+    def daily_moves(self, states: Sequence[State], since: datetime) -> dict[str, int]:
+        days: dict[str, int] = {}
+        for _, _, e in self.t.events:
+            if e.at < since:
+                continue
+            before = e.from_state is not None and e.from_state in states
+            after = e.to_state in states
+            if before != after:
+                day = e.at.astimezone(timezone.utc).date().isoformat()
+                days[day] = days.get(day, 0) + (1 if after else -1)
+        return {d: n for d, n in days.items() if n}
+
+    def audit(
+        self, page: int, per_page: int, actor: str = "", record_id: Optional[int] = None
+    ) -> tuple[list[AuditEntry], int]:
+        hits = [
+            (eid, rid, e)
+            for eid, rid, e in self.t.events
+            if (not actor or e.actor == actor) and (record_id is None or rid == record_id)
+        ]
+        hits.sort(key=lambda x: (x[2].at, x[0]), reverse=True)
+        start = (page - 1) * per_page
+        entries = []
+        for eid, rid, e in hits[start : start + per_page]:
+            s = self.t.records[rid]
+            hostname = self.t.hosts[s.host_id][0].hostname
+            entries.append(AuditEntry(eid, rid, s.vuln_id, s.host_id, hostname, e))
+        return entries, len(hits)
+
+    def vulnerability_groups(
+        self, where: RecordFilter, page: int, per_page: int
+    ) -> tuple[list[VulnerabilityGroup], int]:
+        records = FakeRecords(self.t)
+        groups: dict[tuple[str, str], list[StoredRecord]] = {}
+        for s in self.t.records.values():
+            if records._matches(s, where):
+                groups.setdefault((s.vuln_id, s.record.vuln_type.value), []).append(s)
+        rows = []
+        for (vuln_id, vtype), members in groups.items():
+            rank = max(_RANK.get(m.record.severity.value, 0) for m in members)
+            rows.append(
+                VulnerabilityGroup(
+                    vuln_id=vuln_id,
+                    type=vtype,
+                    hosts=len({m.host_id for m in members}),
+                    records=len(members),
+                    severity=next(
+                        (Severity(k) for k, v in _RANK.items() if v == rank), Severity.UNKNOWN
+                    ),
+                    urgency=max(m.detail.urgency for m in members),
+                    exploitable=any(m.detail.exploitable for m in members),
+                )
+            )
+        rows.sort(key=lambda g: (-g.urgency, g.vuln_id))
+        start = (page - 1) * per_page
+        return rows[start : start + per_page], len(rows)
 
 
 class FakeUnitOfWork:
@@ -486,6 +638,9 @@ class FakeUnitOfWork:
         self.inventories = FakeInventories(t)
         self.settings = FakeSettings(t)
         self.leases = FakeLeases(t)
+        self.snapshots = FakeSnapshots(t)
+        self.batches = FakeBatches(t)
+        self.console = FakeConsoleReads(t)
 
     def _begin(self) -> None:
         if self._open:

@@ -110,11 +110,12 @@ def test_ignore_needs_a_reason_hides_the_record_and_unignore_restores_it(world: 
     assert (done.ok, done.status) == (True, "ignored")
     listed = views.list_records(world.uow)
     assert curl not in [r.id for r in listed.items] and listed.total == 1
-    detail = views.record_detail(world.uow, curl)
+    detail = views.record_detail(world.uow, world.clock, ALICE, curl)
     assert (detail.ignored_by, detail.ignored_reason) == ("alice", "not reachable from outside")
     [done] = act(world, "unignore", [curl], reason="exposed again").items
     assert (done.ok, done.status) == (True, "unfixed")
-    assert [(e.trigger, e.actor) for e in views.record_detail(world.uow, curl).history] == [
+    history = views.record_detail(world.uow, world.clock, ALICE, curl).history
+    assert [(e.trigger, e.actor) for e in history] == [
         ("detected", "system"), ("ignore", "alice"), ("unignore", "alice"),
     ]  # fmt: skip
 

@@ -46,6 +46,21 @@ class ConsoleClient:
         except ValueError:
             raise self._not_console(path, what) from None
 
+    def post(self, path: str, body: Any) -> Any:
+        """POST `body` as JSON to `path`; the JSON answer, or ConsoleRequestError."""
+        try:
+            reply = self._http.post(self.base + path, json=body)
+        except httpx.HTTPError as exc:
+            raise ConsoleRequestError(f"cannot reach the console at {self.server}: {exc}") from None
+        if reply.status_code != 200:
+            raise ConsoleRequestError(
+                f"console answered HTTP {reply.status_code}: {_detail(reply)}"
+            )
+        try:
+            return reply.json()
+        except ValueError:
+            raise self._not_console(path, "JSON") from None
+
     def records(
         self, filters: dict[str, str], limit: int, page_size: int = MAX_PAGE
     ) -> tuple[list[dict[str, Any]], int]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib.metadata
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from patchwarden.cli.purl import package_purl
+from patchwarden.cli.purl import component_purl, package_purl
 from patchwarden.core.inventory import Inventory, Package
 from patchwarden.core.matching import Match
 
@@ -147,7 +148,11 @@ def cyclonedx_document(inv: Inventory, matches: Sequence[Match]) -> dict[str, An
         if (m.package, m.installed_version) not in refs:
             # A finding on something the package list lacks still names a component.
             pkg = Package(m.package, m.installed_version, "", source_name=m.source_package)
-            purl = package_purl(pkg, inv.os)
+            if m.component is not None:  # an application's library: its own purl type
+                pkg = replace(pkg, format=m.component.ecosystem.lower())
+                purl = component_purl(m.component)
+            else:
+                purl = package_purl(pkg, inv.os)
             refs[(m.package, m.installed_version)] = purl
             if purl not in seen:
                 seen.add(purl)

@@ -8,7 +8,14 @@ import logging
 
 import click
 
-from patchwarden.cli import console_commands, feeds_commands, records_command, scan, users_command
+from patchwarden.cli import (
+    console_commands,
+    feeds_commands,
+    fix_command,
+    records_command,
+    scan,
+    users_command,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +38,7 @@ for command in (
     console_commands.api_token,
     users_command.users,
     records_command.records,
+    fix_command.fix,
 ):
     main.add_command(command)
 

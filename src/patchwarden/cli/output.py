@@ -20,6 +20,7 @@ from rich.text import Text
 
 from patchwarden.cli.upgrade_commands import upgrade_command
 from patchwarden.core.advisory import Severity
+from patchwarden.core.app_instances import AppComponent, AppProcess
 from patchwarden.core.errors import PatchwardenError
 from patchwarden.core.inventory import Inventory
 from patchwarden.core.matching import Match
@@ -214,14 +215,20 @@ def print_table(
         console.print(f"kernel running {k.running}{extra}")
     if advisory_data:
         console.print(advisory_data, soft_wrap=True, highlight=False, markup=False)
-    groups = group_by_source(inv, matches)
+    apps = [m for m in matches if m.process is not None]
+    groups = group_by_source(inv, [m for m in matches if m.process is None])
     if groups:
         console.print(_table(inv, groups, wide=console.width >= NARROW))
+    app_groups = group_by_instance(apps)
+    if app_groups:
+        console.print(_app_table(app_groups, wide=console.width >= NARROW))
     counts = severity_counts(matches)
     parts = [f"[{SEVERITY_STYLE[Severity(s)]}]{n} {s}[/]" for s, n in counts.items() if n]
     exploitable = sum(1 for m in matches if m.exploitable)
+    processes = len({g.instance for g in app_groups})
     console.print(
         f"{len(matches)} findings in {len(groups)} source packages"
+        + (f" and {processes} running processes" if processes else "")
         + (f": {', '.join(parts)}" if parts else "")
         + (f"; {exploitable} known exploited (KEV)" if exploitable else "")
     )
@@ -234,6 +241,105 @@ def print_table(
         console.print(filters_line, soft_wrap=True, markup=False)
     for err in errors:
         console.print(f"[yellow]warning:[/] {err}", soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class InstanceGroup:
+    """The application findings of one component in one process instance: one table row."""
+
+    instance: str
+    process: AppProcess
+    component: AppComponent
+    matches: tuple[Match, ...]
+    fixed: Optional[str]
+    """The highest fixed version among its findings (upgrading to it fixes every fixable one)."""
+    severity: Severity
+
+    @property
+    def ids(self) -> list[Match]:
+        """One finding per vulnerability id, most severe first."""
+        return sorted(self.matches, key=lambda m: (-m.severity.rank, m.id))
+
+
+def group_by_instance(matches: Sequence[Match]) -> list[InstanceGroup]:
+    """Application findings per process instance and component, most severe first."""
+    by_key: dict[tuple[str, str], list[Match]] = {}
+    for m in matches:
+        by_key.setdefault((m.instance, m.package), []).append(m)
+    groups = []
+    for (instance, _), found in by_key.items():
+        first = found[0]
+        if first.process is None or first.component is None:
+            continue
+        scheme = _ECOSYSTEM_SCHEMES.get(first.component.ecosystem, "")
+        groups.append(
+            InstanceGroup(
+                instance=instance,
+                process=first.process,
+                component=first.component,
+                matches=tuple(found),
+                fixed=_highest([m.fixed_version for m in found if m.fixed_version], scheme),
+                severity=max((m.severity for m in found), key=lambda s: s.rank),
+            )
+        )
+    return sorted(groups, key=lambda g: (-g.severity.rank, g.process.pid, g.component.name))
+
+
+_ECOSYSTEM_SCHEMES = {"Maven": "maven", "PyPI": "pep440", "npm": "semver"}
+
+
+def _process_cell(p: AppProcess) -> Text:
+    """`java (pid 4242)` and its listening sockets under it."""
+    name = p.exe.rsplit("/", 1)[-1] or p.exe
+    cell = Text(f"{name} (pid {p.pid})", style="bold")
+    if p.ports:
+        ports = ", ".join(f"{_host_port(x.address, x.port)}/{x.proto}" for x in p.ports)
+        cell.append("\n" + ports, style="bold" if p.exposed else "dim")
+    return cell
+
+
+def _host_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def _app_table(groups: Sequence[InstanceGroup], wide: bool) -> Table:
+    """Application findings: process (pid, ports), component (name and JAR), installed and
+    upgrade-to versions, severity, vulnerabilities, how the component was identified."""
+    table = Table(header_style="bold", box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD)
+    table.add_column("process (listening)", overflow="fold", max_width=28)
+    # The file name is what a person looks for: wide consoles give it the room it takes.
+    table.add_column("component (file)", overflow="fold", max_width=None if wide else 36)
+    table.add_column("installed → upgrade to", overflow="fold", max_width=24 if wide else 14)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("vulnerabilities", overflow="fold", min_width=len("CVE-2024-12345,"))
+    if wide:
+        table.add_column("detected by", overflow="fold")
+    for g in groups:
+        component = Text(g.component.name, style="bold")
+        component.append("\n" + g.component.path, style="dim")
+        ids = Text()
+        for n, m in enumerate(g.ids):
+            if n:
+                ids.append(", ")
+            ids.append(m.id, style=SEVERITY_STYLE[m.severity] if m.severity.rank >= 3 else "")
+            if m.exploitable:
+                ids.append(" KEV", style="bold red")
+        first = g.matches[0]
+        how = f"{first.method.value} ({first.confidence.value})"
+        versions = f"{g.component.version}\n→ {g.fixed or 'no fix yet'}"
+        cells: list[Any] = [
+            _process_cell(g.process),
+            component,
+            versions,
+            Text(g.severity.value, style=SEVERITY_STYLE[g.severity]),
+            ids,
+        ]
+        if wide:
+            cells.append(how)
+        elif first.confidence.value != "high":
+            ids.append(f"\n{how}", style="italic")
+        table.add_row(*cells)
+    return table
 
 
 def _table(inv: Inventory, groups: Sequence[SourceGroup], wide: bool) -> Table:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from patchwarden.core.app_instances import AppComponent
 from patchwarden.core.inventory import OsRelease, Package
 
 # os-release ID -> purl namespace where the purl ecosystem spells the vendor differently.
@@ -20,6 +21,27 @@ _VENDOR = {"rhel": "redhat", "ol": "oracle", "opensuse-leap": "opensuse"}
 def _encode(text: str) -> str:
     """Percent-encode a purl component; `:` stays (the spec leaves it readable)."""
     return quote(text, safe="").replace("%3A", ":")
+
+
+_APP_TYPES = {"Maven": "maven", "PyPI": "pypi", "npm": "npm"}
+"""OSV ecosystem -> purl type of an application component."""
+
+
+def component_purl(component: AppComponent) -> str:
+    """The purl of an application component: `pkg:maven/com.alibaba/fastjson@1.2.24`,
+    `pkg:pypi/requests@2.30.0`, `pkg:npm/%40scope/name@1.0.0`; `pkg:generic/…` otherwise."""
+    kind = _APP_TYPES.get(component.ecosystem, "generic")
+    name = component.name
+    if kind == "maven" and ":" in name:
+        group, _, artifact = name.partition(":")
+        path = f"{_encode(group)}/{_encode(artifact)}"
+    elif kind == "npm" and name.startswith("@") and "/" in name:
+        scope, _, rest = name.partition("/")
+        path = f"{_encode(scope)}/{_encode(rest)}"
+    else:
+        path = _encode(name.lower() if kind == "pypi" else name)
+    text = f"pkg:{kind}/{path}"
+    return f"{text}@{_encode(component.version)}" if component.version else text
 
 
 def package_purl(pkg: Package, os: OsRelease) -> str:

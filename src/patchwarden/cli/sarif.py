@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from patchwarden.cli.purl import package_purl
+from patchwarden.cli.purl import component_purl, package_purl
 from patchwarden.core.advisory import Severity
 from patchwarden.core.inventory import Inventory, Package
 from patchwarden.core.matching import Match
@@ -102,6 +102,8 @@ def _message(m: Match) -> str:
 
 
 def _location(m: Match, pkg: Package | None, inv: Inventory) -> dict[str, Any]:
+    if m.component is not None and m.process is not None:
+        return _app_location(m)
     logical: dict[str, Any] = {
         "name": m.package,
         "fullyQualifiedName": f"{m.package}@{m.installed_version}",
@@ -116,6 +118,32 @@ def _location(m: Match, pkg: Package | None, inv: Inventory) -> dict[str, Any]:
     if pkg is not None:
         location["properties"] = {"purl": package_purl(pkg, inv.os)}
     return location
+
+
+def _app_location(m: Match) -> dict[str, Any]:
+    """An application finding's location: the JAR (the outer one of a nested JAR) under the
+    root, the component and the process that holds it."""
+    assert m.component is not None and m.process is not None
+    outer = m.component.path.split("!/", 1)[0]
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": outer.lstrip("/"), "uriBaseId": ROOT_BASE}
+        },
+        "logicalLocations": [
+            {
+                "name": m.component.name,
+                "fullyQualifiedName": f"{m.component.name}@{m.component.version}",
+                "kind": "package",
+            }
+        ],
+        "properties": {
+            "purl": component_purl(m.component),
+            "path": m.component.path,
+            "pid": m.process.pid,
+            "exe": m.process.exe,
+            "ports": [f"{p.proto}/{p.address}/{p.port}" for p in m.process.ports],
+        },
+    }
 
 
 def sarif_document(inv: Inventory, matches: Sequence[Match]) -> dict[str, Any]:

@@ -240,6 +240,8 @@ def scan(
         fail(str(exc))
     for warning in result.advisory_data.warnings if result.advisory_data else ():
         err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True, highlight=False)
+    for event in result.inventory.scan_events:  # e.g. processes it could not read
+        err_console.print(f"[yellow]note:[/] {event.message}", soft_wrap=True, highlight=False)
     filtered = apply_filters(result.matches, filters, date.today())
     for entry in filtered.expired:
         err_console.print(

@@ -21,7 +21,8 @@ VENDOR_ADVISORY = re.compile(r"^(?:RH|AL|RL|EL)[SBE]A-|^CESA-|^FEDORA-", re.IGNO
 def upgrade_command(os: OsRelease, matches: Sequence[Match]) -> str:
     """The command installing the fixes of `matches` on `os`; "" when none has a fix or the
     family has no known command."""
-    fixable = [m for m in matches if m.fixed_version]
+    # Application findings are fixed in the application, not by the package manager (R-F1).
+    fixable = [m for m in matches if m.fixed_version and m.process is None]
     if not fixable:
         return ""
     names = " ".join(sorted({m.package for m in fixable}))

@@ -22,6 +22,7 @@ from patchwarden.core.advisory import (
     Severity,
     VendorStatus,
 )
+from patchwarden.core.app_instances import AppComponent, AppProcess
 from patchwarden.core.errors import InvalidVersion
 from patchwarden.core.inventory import Evidence, Inventory, Package
 from patchwarden.core.modularity import module_applies
@@ -47,6 +48,16 @@ class Method(str, Enum):
     """Kernel of a root that is not booted here: the newest installed kernel stands in."""
     REPOSITORY_UPDATE = "repository-update"
     """A security update the host's own repositories offer (repository check)."""
+    JAR_METADATA = "jar-metadata"
+    """An application advisory on a JAR a running process holds, named by its metadata
+    (pom.properties, MANIFEST.MF)."""
+    PACKAGE_METADATA = "package-metadata"
+    """An application advisory on a Python distribution or npm package a running process
+    uses, named by its metadata (dist-info, package.json)."""
+    FILE_NAME = "file-name"
+    """An application advisory on a component named only by its file name (low confidence)."""
+    FINGERPRINT = "binary-fingerprint"
+    """An application advisory on a server product recognised by a fingerprint rule."""
 
     @property
     def evidence(self) -> Evidence:
@@ -61,6 +72,11 @@ METHOD_EVIDENCE: Mapping[Method, Evidence] = {
     Method.RUNNING_KERNEL: Evidence.INSTALLED_PACKAGES,
     Method.NEWEST_KERNEL: Evidence.INSTALLED_PACKAGES,
     Method.REPOSITORY_UPDATE: Evidence.PENDING_UPDATES,
+    # Application findings rest on the list of running processes and what they hold.
+    Method.JAR_METADATA: Evidence.RUNNING_PROCESSES,
+    Method.PACKAGE_METADATA: Evidence.RUNNING_PROCESSES,
+    Method.FILE_NAME: Evidence.RUNNING_PROCESSES,
+    Method.FINGERPRINT: Evidence.RUNNING_PROCESSES,
 }
 """Detection method -> the evidence kind clearing its findings needs (STYLE E3)."""
 
@@ -160,9 +176,24 @@ class Match:
     """One line naming the vulnerability (advisory summary, else the rating index's)."""
     references: tuple[str, ...] = ()
     """URLs, at most `core.ratings.MAX_REFERENCES`."""
+    process: AppProcess | None = None
+    """The running process of an application finding (type `app`, R-D1); None otherwise."""
+    component: AppComponent | None = None
+    """The component of an application finding that the advisory names."""
+    instance: str = ""
+    """Identity of that process instance (`core.app_instances.instance_keys`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The scan JSON shape of a finding."""
+        """The scan JSON shape of a finding (application findings add `process` and
+        `component`)."""
+        data = self._common_dict()
+        if self.process is not None:
+            data["process"] = self.process.to_dict()
+        if self.component is not None:
+            data["component"] = self.component.to_dict()
+        return data
+
+    def _common_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "cves": list(self.cves),

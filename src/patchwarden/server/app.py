@@ -23,10 +23,19 @@ from patchwarden import __version__
 from patchwarden.core.errors import InputError, PatchwardenError
 from patchwarden.core.records import IllegalTransition
 from patchwarden.server.config import ServerConfig
+from patchwarden.server.console import add_console
 from patchwarden.server.docs import add_docs
 from patchwarden.server.errors import challenge, error_responses
 from patchwarden.server.headers import SecureHeaders
-from patchwarden.server.routes import actions, agent, catalogue, hosts, records, settings
+from patchwarden.server.routes import (
+    actions,
+    agent,
+    catalogue,
+    hosts,
+    records,
+    settings,
+    snapshots,
+)
 from patchwarden.server.throttle import AuthThrottle, ThrottleDep
 from patchwarden.services.errors import (
     AuthError,
@@ -156,10 +165,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_middleware(SecureHeaders)
     # Every operation documents every refusal a service may answer with.
     responses = error_responses({code for _, code in HTTP_STATUS} | {400})
-    for router in (agent, hosts, records, actions, settings, catalogue):
+    for router in (agent, hosts, records, actions, settings, catalogue, snapshots):
         # Failed authentication is throttled on every API route (server/throttle.py).
         app.include_router(router.router, dependencies=[ThrottleDep], responses=responses)
     add_docs(app)
+    add_console(app, status_of)  # the web console's pages (server/console)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Browsers are told not to sniff types, frame the console, send referrers or keep API answers
 in caches; a route may set its own Cache-Control or Content-Security-Policy (the docs page
-and its assets do). A NUL character in the URL is refused here: PostgreSQL cannot store or
-compare text holding one, so it must never reach a query.
+and its assets do, the web console's pages use `PAGE_POLICY`). A NUL character in the URL is
+refused here: PostgreSQL cannot store or compare text holding one, so it must never reach a
+query.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 )
+
+
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+"""The Content-Security-Policy of the web console's pages (server/console): the package's
+own CSS and JavaScript only, no inline script or style, forms posting to the console only."""
 
 
 class SecureHeaders:

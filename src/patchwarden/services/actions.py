@@ -1,4 +1,5 @@
-"""Batch actions a user asks for: scan hosts, or verify / ignore / unignore records."""
+"""Batch actions a user asks for: scan hosts, verify / ignore / unignore records, or fix /
+restart / roll back records through their agents (`services.remediation`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from patchwarden.core.vocabulary import VulnType
 from patchwarden.services.errors import InvalidRequest, NotFound
 from patchwarden.services.ports import Permission, UnitOfWork, User
 from patchwarden.services.records import USER_TRIGGERS, RecordOutcome, act_on_records
+from patchwarden.services.remediation import PERMISSION_OF as REMEDIATION_PERMISSIONS
+from patchwarden.services.remediation import (
+    REMEDIATION_ACTIONS,
+    RemediationBatch,
+    run_remediation,
+)
 from patchwarden.services.users import require
 
-ACTIONS = ("scan", *USER_TRIGGERS)
+ACTIONS = ("scan", *USER_TRIGGERS, *REMEDIATION_ACTIONS)
 """Every batch action."""
 
 PERMISSION_OF = {
@@ -22,6 +29,7 @@ PERMISSION_OF = {
     "verify": Permission.VERIFY,
     "ignore": Permission.IGNORE,
     "unignore": Permission.IGNORE,
+    **REMEDIATION_PERMISSIONS,
 }
 """The permission each batch action needs."""
 
@@ -70,12 +78,25 @@ def run_action(
     record_ids: Sequence[int] = (),
     host_ids: Union[Sequence[str], Literal["all"]] = (),
     reason: str = "",
-) -> Union[ScanBatch, RecordBatch]:
+    without_snapshot: bool = False,
+    dry_run: bool = False,
+) -> Union[ScanBatch, RecordBatch, RemediationBatch]:
     """Queue scans of `host_ids` ("all" for every host), or act on `record_ids`, as `user`
-    (Forbidden when the user's role does not allow the action)."""
+    (Forbidden when the user's role does not allow the action). `without_snapshot` and
+    `dry_run` apply to fixes (and `dry_run` to restarts and rollbacks)."""
     if action not in PERMISSION_OF:
         raise InvalidRequest(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
     require(user, PERMISSION_OF[action], action)
+    if action in REMEDIATION_ACTIONS:
+        if without_snapshot and action != "fix":
+            raise InvalidRequest("without_snapshot applies to fix only")
+        return run_remediation(
+            uow, clock, user, action, record_ids, reason, without_snapshot, dry_run
+        )
+    if without_snapshot or dry_run:
+        raise InvalidRequest(
+            f"without_snapshot and dry_run apply to {', '.join(REMEDIATION_ACTIONS)}"
+        )
     if action == "scan":
         return _scan(uow, clock, user.name, host_ids)
     if not record_ids:

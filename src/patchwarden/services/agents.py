@@ -1,4 +1,5 @@
-"""Agent use cases: enrolment, authentication, heartbeats, job polling and results."""
+"""Agent use cases: enrolment, authentication, heartbeats, job polling and results (a
+remediation result moves its records: `services.remediation.apply_result`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from patchwarden.services import tokens
 from patchwarden.services.errors import AuthError, InvalidRequest, NotFound
 from patchwarden.services.ports import FINISHED_JOBS, JobStateError, JobStatus, UnitOfWork
 from patchwarden.services.records import abort_verify
+from patchwarden.services.remediation import apply_result
 
 ENROLMENT_TTL = timedelta(days=7)
 
@@ -171,7 +173,8 @@ def _apply_result(
     if job.status in FINISHED_JOBS:
         return JobResultAck(job_id, job.status.value, True)
     error = str(body.get("error") or "")[:4000]
-    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    raw = body.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
     try:
         finished = uow.jobs.finish(job_id, ok, now, result=details, error=error or None)
     except JobStateError:
@@ -182,4 +185,6 @@ def _apply_result(
         # inventory never came) go back to where they were (R-L3).
         why = f"verify could not run: {error}" if not ok else "verify scan did not cover it"
         abort_verify(uow, [int(i) for i in job.params.get("record_ids", [])], now, why)
+    elif job.kind in v1.REMEDIATION_KINDS:
+        apply_result(uow, finished, ok, details, error, now)
     return JobResultAck(job_id, finished.status.value, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from patchwarden.core.advisory import UNRATED
+from patchwarden.core.app_matching import app_matches
 from patchwarden.core.inventory import Inventory
 from patchwarden.core.matching import Match, MatchErrors, match_query, merge_matches
 from patchwarden.core.ratings import Chosen, choose, preference
@@ -23,8 +24,14 @@ class Detection:
     ecosystems: list[str] = field(default_factory=list)
 
 
-def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False) -> Detection:
-    """Match every package of `inv`, add repository-check findings, enrich, merge."""
+def detect(
+    inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False, apps: bool = True
+) -> Detection:
+    """Match every package of `inv`, add repository-check findings, enrich, merge.
+
+    `apps`: also match the components of its running processes (application findings, one
+    per process instance, R-D1); False when the console's plan lacks application detection.
+    """
     errors = MatchErrors()
     found: list[Match] = []
     driver = driver_for(inv.os)
@@ -47,7 +54,12 @@ def detect(inv: Inventory, index: AdvisoryIndex, include_wont_fix: bool = False)
             if candidates:
                 found.extend(match_query(query, candidates, errors, include_wont_fix))
     found.extend(pending_update_matches(inv))
-    merged = _enrich(merge_matches(found), inv, index)
+    merged = merge_matches(found)
+    if apps and inv.processes:
+        # Not through merge_matches: its key (package, vulnerability) would fold the same
+        # library of two process instances into one finding (app_matches merges per instance).
+        merged.extend(app_matches(inv.processes, index.lookup, errors, index.artifact_names))
+    merged = _enrich(merged, inv, index)
     merged.sort(key=lambda m: (-m.severity.rank, m.package, m.id))
     return Detection(
         matches=merged,
@@ -78,7 +90,8 @@ def _enrich(matches: list[Match], inv: Inventory, index: AdvisoryIndex) -> list[
                 m = _rated(m, chosen)
         scores = [epss[c].epss for c in m.cves if c in epss]
         exploitable = any(c in kev for c in m.cves)
-        eol_reason = bool(eol_note) and m.fixed_version is None
+        # The OS's end of life says nothing about an application library's fixes.
+        eol_reason = bool(eol_note) and m.fixed_version is None and m.process is None
         if not (scores or exploitable or eol_reason):
             out.append(m)  # nothing to add: skip the copy (hot with thousands of findings)
             continue

@@ -75,6 +75,14 @@ class MemoryIndex:
         """Every (advisory, affected entry) for `name` under `ecosystem`."""
         return list(self._affected.get((ecosystem, name), ()))
 
+    def artifact_names(self, artifact: str) -> list[str]:
+        """Maven names with this artifact id, sorted."""
+        return sorted(
+            name
+            for ecosystem, name in self._affected
+            if ecosystem == "Maven" and name.rpartition(":")[2] == artifact and ":" in name
+        )
+
     def ratings(self, cves: Sequence[str]) -> dict[str, list[CveRating]]:
         """Every source's rating of each of the given CVEs."""
         return {c: list(self._ratings[c].values()) for c in set(cves) if c in self._ratings}
@@ -116,6 +124,10 @@ class ChainedIndex:
     def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
         """Concatenated lookups of every index."""
         return [pair for idx in self.indexes for pair in idx.lookup(ecosystem, name)]
+
+    def artifact_names(self, artifact: str) -> list[str]:
+        """Maven names with this artifact id in any index, sorted, each once."""
+        return sorted({n for idx in self.indexes for n in idx.artifact_names(artifact)})
 
     def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
         """KEV entries from every index."""
@@ -170,6 +182,7 @@ class CachedIndex:
         self._generation = inner.generation()
         self._next_check = monotonic() + recheck_seconds
         self._lookups: _Lookups = {}
+        self._artifacts: dict[str, list[str]] = {}
 
     def _recheck(self, now: float) -> None:
         """Start an empty cache if the store changed since the generation last read."""
@@ -180,6 +193,7 @@ class CachedIndex:
             # generation was read, so the cache never holds data older than its generation.
             self._generation = generation
             self._lookups = {}
+            self._artifacts = {}
 
     def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
         """The inner lookup, computed once per (ecosystem, name) and store generation."""
@@ -195,6 +209,19 @@ class CachedIndex:
             if len(lookups) >= self.max_entries:
                 lookups.clear()
             hit = lookups[key] = self.inner.lookup(ecosystem, name)
+        return hit
+
+    def artifact_names(self, artifact: str) -> list[str]:
+        """The inner answer, cached like lookups (a miss scans the store's Maven names)."""
+        now = self._monotonic()
+        if now >= self._next_check:
+            self._recheck(now)
+        artifacts = self._artifacts
+        hit = artifacts.get(artifact)
+        if hit is None:
+            if len(artifacts) >= self.max_entries:
+                artifacts.clear()
+            hit = artifacts[artifact] = self.inner.artifact_names(artifact)
         return hit
 
     def generation(self) -> int:

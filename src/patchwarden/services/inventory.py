@@ -18,8 +18,10 @@ from patchwarden.services import admission
 from patchwarden.services.agents import authenticate
 from patchwarden.services.detection import detect
 from patchwarden.services.errors import InvalidRequest, NotFound
-from patchwarden.services.ports import HostFacts, UnitOfWork
-from patchwarden.services.records import ApplyStats, apply_detection
+from patchwarden.services.ports import FEATURE_NAMES, Feature, HostFacts, Settings, UnitOfWork
+from patchwarden.services.records import ApplyStats, app_detection, apply_detection
+from patchwarden.services.remediation import host_restarted, record_restart
+from patchwarden.services.snapshots import forget_deleted_on_agent
 
 
 def decode_json(body: bytes, content_encoding: str = "") -> dict[str, Any]:
@@ -116,14 +118,39 @@ def _accept(
         raise InvalidRequest(str(exc)) from None
     verify_ids = _verify_ids(uow, host_id, envelope.get("job_id"))
     inventory_id = uow.inventories.add(host_id, report_id, body, now)
-    facts = HostFacts(inv.os, inv.kernel, inv.collector_errors, len(inv.packages), now)
+    before = uow.hosts.get(host_id)
+    if before is not None and host_restarted(before.remediation, inv.remediation):
+        record_restart(uow, host_id, now, inv.kernel)
+    facts = HostFacts(
+        inv.os, inv.kernel, inv.collector_errors, len(inv.packages), now, inv.remediation
+    )
     uow.hosts.update_facts(host_id, facts)
+    if inv.remediation is not None:
+        forget_deleted_on_agent(uow, host_id, inv.remediation, now)
     settings = uow.settings.get()
-    found = detect(inv, uow.advisories)
-    stats = apply_detection(uow, host_id, inv, found.matches, now, settings, verify_ids)
+    apps = app_detection(settings)
+    found = detect(inv, uow.advisories, apps=apps)
+    if not apps:
+        found.errors[:0] = _apps_not_in_plan(inv, settings)
+    knows_restarts = inv.remediation is not None and bool(inv.remediation.boot_id)
+    stats = apply_detection(
+        uow, host_id, inv, found.matches, now, settings, verify_ids, knows_restarts
+    )
     return UploadOutcome(
         inventory_id, False, len(found.matches), _changes(stats), found.errors[:50]
     )
+
+
+def _apps_not_in_plan(inv: Inventory, settings: Settings) -> list[str]:
+    """Why the components of running processes were not matched (the plan lacks it)."""
+    held = sum(1 for p in inv.processes if any(c.loaded for c in p.components))
+    if not held:
+        return []
+    feature = FEATURE_NAMES[Feature.APP_DETECTION]
+    return [
+        f"{feature} is not part of the {settings.plan.value} plan: the components of {held}"
+        " running processes were not matched"
+    ]
 
 
 def _changes(stats: ApplyStats) -> RecordChanges:

@@ -32,7 +32,8 @@ from patchwarden.core.advisory import (
     KevEntry,
     Severity,
 )
-from patchwarden.core.inventory import CollectorError, Kernel, OsRelease
+from patchwarden.core.app_instances import AppComponent, AppProcess
+from patchwarden.core.inventory import CollectorError, Kernel, OsRelease, RemediationFacts
 from patchwarden.core.records import (
     CLEAR_AFTER,
     OFFLINE_EXPIRY,
@@ -44,6 +45,7 @@ from patchwarden.core.records import (
 )
 from patchwarden.core.vocabulary import VulnType
 from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
+from patchwarden.protocol.v1 import MAX_SNAPSHOT_EXPIRY_DAYS
 from patchwarden.services.errors import Conflict
 
 # -- read models ----------------------------------------------------------------------------
@@ -66,6 +68,8 @@ class Host:
     kernel: Optional[Kernel]
     collector_errors: tuple[CollectorError, ...]
     packages: int
+    remediation: Optional[RemediationFacts] = None
+    """The latest inventory's remediation facts (None: its agent cannot fix this host)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class HostFacts:
     packages: int
     at: datetime
     """When the inventory was accepted: the host's last scan and last contact."""
+    remediation: Optional[RemediationFacts] = None
+    """What the agent knows about fixing the host (None: it sent none)."""
 
 
 class Role(str, Enum):
@@ -85,6 +91,7 @@ class Role(str, Enum):
 
     OWNER = "owner"
     ADMIN = "admin"
+    OPERATOR = "operator"
     VIEWER = "viewer"
 
 
@@ -98,6 +105,7 @@ class Permission(str, Enum):
     IGNORE = "ignore"
     ROLLBACK = "rollback"
     SNAPSHOT = "snapshot"
+    RESTART = "restart"
     SETTINGS = "settings"
     MAINTENANCE = "maintenance"
     USERS = "users"
@@ -106,10 +114,55 @@ class Permission(str, Enum):
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission) - {Permission.USERS},
+    # Runs fixes and restarts, but takes and restores no snapshots: the sub-user of R-P1 whose
+    # fix fails on the snapshot unless it goes without one (R-F6).
+    Role.OPERATOR: frozenset(
+        {
+            Permission.VIEW,
+            Permission.SCAN,
+            Permission.FIX,
+            Permission.VERIFY,
+            Permission.IGNORE,
+            Permission.RESTART,
+        }
+    ),
     Role.VIEWER: frozenset({Permission.VIEW}),
 }
 """The one place roles are defined. Services check them (`services.users.require`); the web
 console builds its pages and finer, per-user permissions (R-P1) on the same table."""
+
+
+class Plan(str, Enum):
+    """The console's edition (R-P2): which features it has (`PLAN_FEATURES`)."""
+
+    BASIC = "basic"
+    ENTERPRISE = "enterprise"
+    ULTIMATE = "ultimate"
+
+
+class Feature(str, Enum):
+    """A feature a plan may lack."""
+
+    ONE_CLICK_FIX = "one_click_fix"
+    """Fix, restart and rollback through the agent (R-F1)."""
+    APP_DETECTION = "app_detection"
+    """Application vulnerabilities of running processes (R-T4)."""
+
+
+PLAN_FEATURES: Mapping[Plan, frozenset[Feature]] = {
+    # R-P2 names what the basic plan lacks; the higher plans have both (they differ in nothing
+    # the console does yet).
+    Plan.BASIC: frozenset(),
+    Plan.ENTERPRISE: frozenset(Feature),
+    Plan.ULTIMATE: frozenset(Feature),
+}
+"""The one place plans are defined; `Settings.plan` names the console's."""
+
+FEATURE_NAMES: Mapping[Feature, str] = {
+    Feature.ONE_CLICK_FIX: "one-click fix",
+    Feature.APP_DETECTION: "application vulnerability detection",
+}
+"""How messages name each feature."""
 
 
 @dataclass(frozen=True)
@@ -119,10 +172,12 @@ class User:
     id: int
     name: str
     role: Role
+    permissions: frozenset[Permission] = frozenset()
+    """Permissions granted to this user on top of the role's (R-P1)."""
 
     def can(self, permission: Permission) -> bool:
-        """Whether the user's role grants `permission`."""
-        return permission in ROLE_PERMISSIONS[self.role]
+        """Whether the user's role, or a permission granted to the user, allows `permission`."""
+        return permission in ROLE_PERMISSIONS[self.role] or permission in self.permissions
 
 
 @dataclass(frozen=True)
@@ -174,6 +229,10 @@ class RecordDetail:
     title: str = ""
     references: tuple[str, ...] = ()
     """URLs about the vulnerability."""
+    process: Optional[AppProcess] = None
+    """The running process of an application record (R-D1); None for other types."""
+    component: Optional[AppComponent] = None
+    """The component an application record's advisory names; None for other types."""
 
 
 @dataclass(frozen=True)
@@ -282,6 +341,78 @@ class JobStateError(Conflict):
 
 
 @dataclass(frozen=True)
+class NewSnapshot:
+    """A snapshot an agent took before a fix, as its result reported it (R-F6)."""
+
+    host_id: str
+    snapshot_id: str
+    """The agent's id of the snapshot (protocol v1 `SnapshotInfo.id`)."""
+    provider: str
+    size_bytes: int
+    created_at: datetime
+    expires_at: datetime
+    owner: str
+    """The user whose fix took it."""
+    job_id: Optional[int]
+    """The fix job that took it."""
+    record_ids: tuple[int, ...]
+    """The records that fix was for: a rollback of any of them restores this snapshot."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot the console knows of, and whether it can still be restored."""
+
+    id: int
+    host_id: str
+    snapshot_id: str
+    provider: str
+    size_bytes: int
+    created_at: datetime
+    expires_at: datetime
+    owner: str
+    job_id: Optional[int]
+    record_ids: tuple[int, ...]
+    expired: bool
+    """Marked past `expires_at` by the scheduler's sweep (the agent deletes its files)."""
+    deleted_at: Optional[datetime]
+    """When a user deleted it, or the agent was seen not to keep it any more."""
+
+    @property
+    def deleted(self) -> bool:
+        """True once deleted."""
+        return self.deleted_at is not None
+
+    def expired_at(self, now: datetime) -> bool:
+        """True when it is marked expired or its expiry time has passed at `now`."""
+        return self.expired or self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One record of a remediation batch: its job, or why it was refused."""
+
+    record_id: int
+    host_id: Optional[str] = None
+    job_id: Optional[int] = None
+    """The agent job that acts on the record (None when refused)."""
+    code: Optional[str] = None
+    """The refusal code (`services.availability.REFUSALS`) when refused."""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A remediation request on a list of records (R-F3): one item per record, in list order."""
+
+    id: int
+    action: str
+    requested_by: str
+    created_at: datetime
+    items: tuple[BatchItem, ...]
+
+
+@dataclass(frozen=True)
 class ImportStats:
     """Outcome of one feed import."""
 
@@ -343,6 +474,8 @@ Days = Annotated[float, _NUMBER, Field(ge=1.0, le=MAX_DAYS, allow_inf_nan=False)
 Hours = Annotated[float, _NUMBER, Field(ge=1.0, le=MAX_HOURS, allow_inf_nan=False)]
 OfflineSeconds = Annotated[float, _NUMBER, Field(ge=30.0, le=86_400.0, allow_inf_nan=False)]
 SyncHours = Annotated[float, _NUMBER, Field(ge=0.0, le=MAX_HOURS, allow_inf_nan=False)]
+SnapshotDays = Annotated[int, _NUMBER, Field(ge=1, le=MAX_SNAPSHOT_EXPIRY_DAYS, strict=True)]
+DEFAULT_SNAPSHOT_EXPIRY_DAYS = 7
 
 
 @validated_dataclass(frozen=True)
@@ -374,6 +507,10 @@ class Settings:
     8,760 hours."""
     feed_sources: list[str] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     """Sources the periodic sync downloads (`patchwarden feeds sources`)."""
+    plan: Plan = Plan.ULTIMATE
+    """The console's edition (R-P2): basic has no one-click fix (`PLAN_FEATURES`)."""
+    snapshot_expiry_days: SnapshotDays = DEFAULT_SNAPSHOT_EXPIRY_DAYS
+    """How long the snapshot a fix takes is kept for a rollback (R-F6): 1 to 365 days."""
 
     @field_validator("feed_sources")
     @classmethod
@@ -538,6 +675,19 @@ class UserRepository(Protocol):
         """Store when an API token was last used."""
         ...
 
+    def set_permissions(self, user_id: int, permissions: frozenset[Permission]) -> None:
+        """Replace the permissions granted to a user on top of their role's."""
+        ...
+
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
+        """Store a user's password hash (argon2; never the password)."""
+        ...
+
+    def password_hash(self, name: str) -> Optional[tuple[User, str]]:
+        """User `name` and their password hash; None when there is no such user or they have
+        no password."""
+        ...
+
 
 class EnrolmentRepository(Protocol):
     """One-time enrolment tokens."""
@@ -590,6 +740,55 @@ class RecordRepository(Protocol):
 
     def counts_by_host(self, statuses: Sequence[State]) -> dict[str, int]:
         """Records in `statuses` per host id."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One move of a record, with what the record is and whose host it is on."""
+
+    id: int
+    record_id: int
+    vuln_id: str
+    host_id: str
+    hostname: str
+    event: RecordEvent
+
+
+@dataclass(frozen=True)
+class OpenCount:
+    """How many records in the asked states share a type, urgency bucket and exploitability."""
+
+    type: str
+    bucket: str
+    exploitable: bool
+    records: int
+
+
+class ConsoleReadRepository(Protocol):
+    """Aggregates the web console's pages show (overview, trend, audit log, grouped list)."""
+
+    def open_counts(self, statuses: Sequence[State]) -> list[OpenCount]:
+        """Records in `statuses` counted by type, bucket and exploitability."""
+        ...
+
+    def daily_moves(self, states: Sequence[State], since: datetime) -> dict[str, int]:
+        """UTC day (YYYY-MM-DD) -> records that entered `states` that day minus those that
+        left them, over the moves at or after `since`."""
+        ...
+
+    def audit(
+        self, page: int, per_page: int, actor: str = "", record_id: Optional[int] = None
+    ) -> tuple[list[AuditEntry], int]:
+        """Record moves newest first (by `actor` / of `record_id` when given), and the
+        count."""
+        ...
+
+    def vulnerability_groups(
+        self, where: RecordFilter, page: int, per_page: int
+    ) -> tuple[list[VulnerabilityGroup], int]:
+        """Records matching `where` grouped by vulnerability and type, most urgent first;
+        and the count of groups."""
         ...
 
 
@@ -648,6 +847,10 @@ class JobRepository(Protocol):
         """One job, or None."""
         ...
 
+    def unfinished(self, kinds: Sequence[str]) -> list[Job]:
+        """Every host's queued and claimed jobs of these kinds, oldest first."""
+        ...
+
 
 class InventoryRepository(Protocol):
     """Accepted inventory uploads, kept as received."""
@@ -658,6 +861,47 @@ class InventoryRepository(Protocol):
 
     def add(self, host_id: str, report_id: str, body: bytes, received_at: datetime) -> int:
         """Store an upload; returns its id."""
+        ...
+
+    def latest(self, host_id: str) -> Optional[bytes]:
+        """The body of the host's latest accepted upload, as sent (gzip or not), or None."""
+        ...
+
+
+class SnapshotRepository(Protocol):
+    """Snapshots agents took before fixes (R-F6)."""
+
+    def add(self, new: NewSnapshot) -> int:
+        """Store a snapshot an agent reported; its id. A snapshot id the host reported before
+        is not stored twice: the id it has is returned."""
+        ...
+
+    def get(self, snapshot_id: int) -> Optional[Snapshot]:
+        """One snapshot by the console's id, or None."""
+        ...
+
+    def of_host(self, host_id: str) -> list[Snapshot]:
+        """A host's snapshots, newest first (deleted and expired ones included)."""
+        ...
+
+    def mark_deleted(self, ids: Sequence[int], now: datetime) -> None:
+        """Mark snapshots deleted (those already deleted keep their time)."""
+        ...
+
+    def expire(self, now: datetime) -> int:
+        """Mark every snapshot past its expiry (and not deleted) expired; how many were new."""
+        ...
+
+
+class BatchRepository(Protocol):
+    """Remediation batches (R-F3) and their items."""
+
+    def add(self, action: str, requested_by: str, now: datetime, items: Sequence[BatchItem]) -> int:
+        """Store a batch with its items in list order; its id."""
+        ...
+
+    def get(self, batch_id: int) -> Optional[Batch]:
+        """One batch with its items, or None."""
         ...
 
 
@@ -686,6 +930,11 @@ class AdvisoryIndex(Protocol):
 
     def lookup(self, ecosystem: str, name: str) -> list[tuple[Advisory, Affected]]:
         """Every (advisory, affected entry) for `name` under `ecosystem`."""
+        ...
+
+    def artifact_names(self, artifact: str) -> list[str]:
+        """Every Maven `group:artifact` the advisories name with this artifact id, sorted (a
+        JAR named only by its file name matches when there is exactly one)."""
         ...
 
     def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
@@ -746,6 +995,9 @@ class UnitOfWork(Protocol):
     inventories: InventoryRepository
     settings: SettingsRepository
     leases: LeaseRepository
+    snapshots: SnapshotRepository
+    batches: BatchRepository
+    console: ConsoleReadRepository
     advisories: Advisories
 
     def __enter__(self) -> UnitOfWork:

@@ -3,12 +3,13 @@ permission checks of REST requests. Roles are defined in `services.ports.ROLE_PE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Optional
 
 from patchwarden.core.clock import Clock
-from patchwarden.services import tokens
+from patchwarden.services import passwords, tokens
 from patchwarden.services.errors import AuthError, Conflict, Forbidden, InvalidRequest, NotFound
 from patchwarden.services.ports import (
     ROLE_PERMISSIONS,
@@ -42,7 +43,8 @@ class IssuedToken:
 
 
 def require(user: User, permission: Permission, doing: str) -> None:
-    """Forbidden unless `user`'s role grants `permission`; `doing` names the request."""
+    """Forbidden unless `user`'s role, or a permission granted to them, allows `permission`;
+    `doing` names the request."""
     if user.can(permission):
         return
     roles = sorted(r.value for r, granted in ROLE_PERMISSIONS.items() if permission in granted)
@@ -70,15 +72,78 @@ def _default_role(uow: UnitOfWork) -> Role:
     return Role.OWNER if not uow.users.all() else Role.VIEWER
 
 
-def add_user(uow: UnitOfWork, clock: Clock, name: str, role: Optional[Role] = None) -> User:
-    """Create user `name` with `role` (default: owner for the first user, else viewer)."""
+def add_user(
+    uow: UnitOfWork,
+    clock: Clock,
+    name: str,
+    role: Optional[Role] = None,
+    permissions: Iterable[Permission] = (),
+    password: Optional[str] = None,
+) -> User:
+    """Create user `name` with `role` (default: owner for the first user, else viewer), the
+    `permissions` granted on top of the role's, and a console `password` (None: none, the
+    user works with API tokens only)."""
     name = _check_name(name)
+    granted = frozenset(permissions)
+    hashed = passwords.hash_password(password) if password is not None else None
     with uow:
         if uow.users.get(name) is not None:
             raise Conflict(f"user {name!r} already exists")
-        user = uow.users.add(name, role or _default_role(uow), clock.now())
+        now = clock.now()
+        user = uow.users.add(name, role or _default_role(uow), now)
+        if granted:
+            uow.users.set_permissions(user.id, granted)
+            user = replace(user, permissions=granted)
+        if hashed is not None:
+            uow.users.set_password(user.id, hashed, now)
         uow.commit()
     return user
+
+
+def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str) -> User:
+    """Give user `name` a new console password (their open console sessions end)."""
+    hashed = passwords.hash_password(password)
+    with uow:
+        user = _existing(uow, name)
+        uow.users.set_password(user.id, hashed, clock.now())
+        uow.commit()
+    return user
+
+
+def parse_permissions(values: Iterable[str]) -> frozenset[Permission]:
+    """Permissions from their names; InvalidRequest naming the known ones otherwise."""
+    found = set()
+    for value in values:
+        try:
+            found.add(Permission(value.strip().lower()))
+        except ValueError:
+            known = ", ".join(p.value for p in Permission)
+            raise InvalidRequest(f"unknown permission {value!r} (known: {known})") from None
+    return frozenset(found)
+
+
+def set_permissions(uow: UnitOfWork, name: str, permissions: Iterable[Permission]) -> User:
+    """Grant user `name` exactly `permissions` on top of their role's."""
+    granted = frozenset(permissions)
+    with uow:
+        user = _existing(uow, name)
+        uow.users.set_permissions(user.id, granted)
+        uow.commit()
+    return replace(user, permissions=granted)
+
+
+def login(uow: UnitOfWork, name: str, password: str) -> tuple[User, str]:
+    """The user whose console password `password` is, and their password hash (sessions are
+    bound to it); AuthError, naming neither which part was wrong, otherwise."""
+    with uow.read():
+        found = uow.users.password_hash(name.strip()) if name.strip() else None
+    if found is None:
+        passwords.waste_time(password)  # as slow as a wrong password: names stay secret
+        raise AuthError("wrong user name or password")
+    user, hashed = found
+    if not passwords.verify_password(hashed, password):
+        raise AuthError("wrong user name or password")
+    return user, hashed
 
 
 def list_users(uow: UnitOfWork) -> list[User]:
@@ -95,7 +160,7 @@ def set_role(uow: UnitOfWork, name: str, role: Role) -> User:
             _keep_an_owner(uow, user, f"cannot make {name!r} a {role.value}")
         uow.users.set_role(user.id, role)
         uow.commit()
-    return User(user.id, user.name, role)
+    return replace(user, role=role)
 
 
 def remove_user(uow: UnitOfWork, name: str) -> User:

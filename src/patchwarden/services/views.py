@@ -6,16 +6,24 @@ as response models); times are ISO 8601 strings, as the API has always written t
 
 from __future__ import annotations
 
+import gzip
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Optional
 
 from patchwarden.core.advisory import Severity
+from patchwarden.core.app_instances import AppComponent, AppProcess
 from patchwarden.core.clock import Clock
+from patchwarden.core.errors import InventoryError
+from patchwarden.core.inventory import Evidence, Inventory, ListeningPort, ProcessInstance
+from patchwarden.core.inventory import Host as InventoryHost
 from patchwarden.core.matching import Confidence, Method
 from patchwarden.core.priority import Bucket
 from patchwarden.core.records import State
 from patchwarden.core.vocabulary import VulnType
+from patchwarden.services.availability import RecordActions, record_actions
 from patchwarden.services.errors import InvalidRequest, NotFound
 from patchwarden.services.ports import (
     Host,
@@ -24,6 +32,7 @@ from patchwarden.services.ports import (
     Settings,
     StoredEvent,
     UnitOfWork,
+    User,
 )
 from patchwarden.services.records import OPEN_STATES
 
@@ -101,15 +110,181 @@ def list_hosts(uow: UnitOfWork, clock: Clock) -> HostList:
     return HostList(items, len(items))
 
 
-def get_host(uow: UnitOfWork, clock: Clock, host_id: str) -> HostView:
-    """One host."""
+def get_host(uow: UnitOfWork, clock: Clock, host_id: str) -> HostDetailView:
+    """One host, with the running processes and scan events of its latest inventory."""
     with uow.read():
         settings = uow.settings.get()
         host = uow.hosts.get(host_id)
         if host is None:
             raise NotFound(f"unknown host {host_id}")
         count = uow.records.counts_by_host(OPEN_STATES).get(host_id, 0)
-    return host_view(host, clock.now(), settings, count)
+        latest = uow.inventories.latest(host_id)
+    running = _running(latest)
+    return HostDetailView(
+        **vars(host_view(host, clock.now(), settings, count)),
+        processes=[_host_process_view(p) for p in running.processes],
+        processes_complete=Evidence.RUNNING_PROCESSES.value in running.covered,
+        scan_events=[ScanEventView(e.code, e.message, e.at) for e in running.scan_events],
+    )
+
+
+@dataclass(frozen=True)
+class RestartView:
+    """Why a process runs outdated code and needs a restart."""
+
+    reason: str
+    """exe-deleted, exe-replaced, library-deleted, library-replaced, jar-deleted, jar-replaced
+    or jar-changed."""
+    path: str
+
+
+@dataclass(frozen=True)
+class HostProcessView:
+    """A running process of a host, as its latest inventory saw it."""
+
+    pid: int
+    start_time: str
+    exe: str
+    exe_deleted: bool
+    name: str
+    cmdline: list[str]
+    user: str
+    ports: list[PortView]
+    exposed: bool
+    """It listens on an address other hosts can reach."""
+    container: str
+    package: str
+    """Distro package owning the executable ("" when none does)."""
+    runtime: str
+    """java, python or node when its components were read; "" otherwise."""
+    components: int
+    """Components it holds (JARs, distributions, packages), loaded or not."""
+    loaded_components: int
+    restart: list[RestartView]
+    """Why it needs a restart; empty when it runs current code."""
+
+
+@dataclass(frozen=True)
+class ScanEventView:
+    """Something that happened to a collection run ("scan exceeded memory cap 200 MB")."""
+
+    code: str
+    message: str
+    at: str
+
+
+@dataclass(frozen=True)
+class HostDetailView(HostView):
+    """A host with what its latest inventory says about running processes (R-D1, R-D7)."""
+
+    processes: list[HostProcessView]
+    processes_complete: bool
+    """The latest inventory listed every running process (a failed collector did not)."""
+    scan_events: list[ScanEventView]
+    """Events of the latest inventory and of failed runs before it."""
+
+
+_NO_PROCESSES = Inventory(host=InventoryHost(hostname=""))
+
+
+def _running(body: Optional[bytes]) -> Inventory:
+    """The processes, scan events and coverage of a stored upload (only those decoded); an
+    empty inventory when there is none or it cannot be read."""
+    if body is None:
+        return _NO_PROCESSES
+    try:
+        if body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)
+        data = json.loads(body)["inventory"]
+        wanted = ("host", "processes", "scan_events", "covered")
+        return Inventory.from_dict({k: data[k] for k in wanted if k in data})
+    except (OSError, ValueError, KeyError, TypeError, InventoryError):
+        return _NO_PROCESSES
+
+
+def _host_process_view(p: ProcessInstance) -> HostProcessView:
+    return HostProcessView(
+        pid=p.pid,
+        start_time=p.start_time,
+        exe=p.exe,
+        exe_deleted=p.exe_deleted,
+        name=p.name,
+        cmdline=list(p.cmdline),
+        user=p.user,
+        ports=_ports(p.ports),
+        exposed=p.exposed,
+        container=p.container,
+        package=p.package,
+        runtime=p.runtime,
+        components=len(p.components),
+        loaded_components=sum(1 for c in p.components if c.loaded),
+        restart=[RestartView(r.reason, r.path) for r in p.restart],
+    )
+
+
+@dataclass(frozen=True)
+class PortView:
+    """A socket a process listens on."""
+
+    proto: str
+    """tcp or udp."""
+    address: str
+    """Bind address (0.0.0.0, ::, 127.0.0.1, …)."""
+    port: int
+
+
+@dataclass(frozen=True)
+class ProcessView:
+    """The running process instance of an application record (R-D1)."""
+
+    pid: int
+    exe: str
+    cmdline: list[str]
+    ports: list[PortView]
+    start_time: str
+    user: str
+    container: str
+    """Container id or name; "" for a process of the host itself."""
+    exposed: bool
+    """It listens on an address other hosts can reach (raises the urgency, R-D11)."""
+
+
+@dataclass(frozen=True)
+class ComponentView:
+    """The component of an application record: the file and what it was identified as."""
+
+    path: str
+    """The file as the process sees it; a nested JAR is `outer.jar!/BOOT-INF/lib/x.jar`."""
+    ecosystem: str
+    name: str
+    """Maven `group:artifact`, PyPI or npm name."""
+    version: str
+    method: str
+    """How the agent identified it: pom.properties, manifest, file-name, fingerprint, …"""
+    evidence: str
+
+
+def _ports(ports: Sequence[ListeningPort]) -> list[PortView]:
+    return [PortView(p.proto, p.address, p.port) for p in ports]
+
+
+def process_view(p: AppProcess) -> ProcessView:
+    """The public form of an application record's process."""
+    return ProcessView(
+        pid=p.pid,
+        exe=p.exe,
+        cmdline=list(p.cmdline),
+        ports=_ports(p.ports),
+        start_time=p.start_time,
+        user=p.user,
+        container=p.container,
+        exposed=p.exposed,
+    )
+
+
+def component_view(c: AppComponent) -> ComponentView:
+    """The public form of an application record's component."""
+    return ComponentView(c.path, c.ecosystem, c.name, c.version, c.method, c.evidence)
 
 
 @dataclass(frozen=True)
@@ -152,6 +327,10 @@ class RecordView:
     title: str
     references: list[str]
     """URLs about the vulnerability."""
+    process: Optional[ProcessView]
+    """The running process instance of an application record (type `app`); null otherwise."""
+    component: Optional[ComponentView]
+    """The component of an application record; null otherwise."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +352,9 @@ class RecordDetailView(RecordView):
 
     summary: str
     history: list[EventView]
+    actions: RecordActions
+    """Each action (fix, verify, restart, rollback, ignore) as the requesting user may take
+    it now: `allowed`, and when refused a `code` and the `reason`."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +403,8 @@ def _record_fields(listed: ListedRecord) -> dict[str, Any]:
         "ignored_by": rec.ignored_by,
         "title": d.title,
         "references": list(d.references),
+        "process": process_view(d.process) if d.process else None,
+        "component": component_view(d.component) if d.component else None,
     }
 
 
@@ -320,17 +504,23 @@ def list_records(
     return RecordPage([record_view(r) for r in rows], total, page, per_page)
 
 
-def record_detail(uow: UnitOfWork, record_id: int) -> RecordDetailView:
-    """One record with its history."""
+def record_detail(uow: UnitOfWork, clock: Clock, user: User, record_id: int) -> RecordDetailView:
+    """One record with its history and the actions `user` may take on it now."""
     with uow.read():
         listed = uow.records.get(record_id)
         if listed is None:
             raise NotFound(f"unknown record {record_id}")
         history = uow.events.of_record(record_id)
+        host_id = listed.stored.host_id
+        host = uow.hosts.get(host_id)
+        settings = uow.settings.get()
+        snapshots = uow.snapshots.of_host(host_id)
+    actions = record_actions(listed.stored, host, settings, user, clock.now(), snapshots)
     return RecordDetailView(
         **_record_fields(listed),
         summary=listed.stored.detail.summary,
         history=[_event_view(e) for e in history],
+        actions=actions,
     )
 
 

@@ -284,6 +284,18 @@ class AdvisoryStore:
             ).fetchall()
         return [(advisory_from_json(adv), affected_from_dict(json.loads(aff))) for adv, aff in rows]
 
+    def artifact_names(self, artifact: str) -> list[str]:
+        """Every Maven `group:artifact` named with this artifact id, sorted."""
+        escaped = artifact.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT name FROM affected WHERE ecosystem = 'Maven'"
+                " AND name LIKE ? ESCAPE '\\'",
+                (f"%:{escaped}",),
+            ).fetchall()
+        # LIKE ignores ASCII case: keep the exact artifact ids only.
+        return sorted(n for (n,) in rows if n.rpartition(":")[2] == artifact)
+
     def kev(self, cves: Sequence[str]) -> dict[str, KevEntry]:
         """KEV entries of the given CVEs."""
         out: dict[str, KevEntry] = {}

@@ -6,9 +6,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, null, select, update
 
-from patchwarden.core.inventory import CollectorError, Kernel, OsRelease
+from patchwarden.core.inventory import CollectorError, Kernel, OsRelease, RemediationFacts
 from patchwarden.services.ports import Host, HostFacts
 from patchwarden.storage.tables import hosts
 
@@ -30,6 +30,9 @@ def _host(row: Any) -> Host:
         kernel=Kernel.from_dict(row.kernel) if row.kernel else None,
         collector_errors=tuple(CollectorError.from_dict(e) for e in row.collector_errors or ()),
         packages=int(row.packages),
+        remediation=(
+            RemediationFacts.from_dict(row.remediation) if row.remediation is not None else None
+        ),
     )
 
 
@@ -137,6 +140,8 @@ class SqlHostRepository:
                 packages=facts.packages,
                 last_inventory_at=facts.at,
                 last_seen_at=facts.at,
+                # SQL NULL, not the JSON document `null`, for an agent that sent no facts.
+                remediation=asdict(facts.remediation) if facts.remediation else null(),
             )
         )
 
@@ -144,5 +149,8 @@ class SqlHostRepository:
         """host id -> last time its agent was heard from."""
         return {
             r.id: r.last_seen_at
-            for r in self.conn.execute(select(hosts.c.id, hosts.c.last_seen_at))
+            # In id order: the expiry sweep's events get the same ids on every backend.
+            for r in self.conn.execute(
+                select(hosts.c.id, hosts.c.last_seen_at).order_by(hosts.c.id)
+            )
         }

@@ -36,3 +36,13 @@ class SqlInventoryRepository:
             body=body,
         )
         return int(self.conn.execute(stmt.returning(inventories.c.id)).scalar_one())
+
+    def latest(self, host_id: str) -> Optional[bytes]:
+        """The body of the host's latest accepted upload, as sent, or None."""
+        body = self.conn.execute(
+            select(inventories.c.body)
+            .where(inventories.c.host_id == host_id)
+            .order_by(inventories.c.id.desc())
+            .limit(1)
+        ).scalar()
+        return bytes(body) if body is not None else None

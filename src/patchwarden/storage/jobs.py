@@ -15,6 +15,7 @@ the caller commits. Commit a claim promptly: PostgreSQL holds the row locks unti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
@@ -167,6 +168,18 @@ class SqlJobRepository:
         """One job by id, or None."""
         row = self.conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return _job(row) if row is not None else None
+
+    def unfinished(self, kinds: Sequence[str]) -> list[Job]:
+        """Every host's queued and claimed jobs of these kinds, oldest first."""
+        rows = self.conn.execute(
+            select(jobs)
+            .where(
+                jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.CLAIMED.value]),
+                jobs.c.kind.in_(list(kinds)),
+            )
+            .order_by(jobs.c.id)
+        )
+        return [_job(r) for r in rows]
 
     def _state_error(self, job_id: int, verb: str) -> JobStateError:
         job = self.get(job_id)

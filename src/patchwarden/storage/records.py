@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from patchwarden.core.advisory import Severity
+from patchwarden.core.app_instances import AppComponent, AppProcess
 from patchwarden.core.records import Record, RecordEvent, State, Trigger
 from patchwarden.core.vocabulary import VulnType
 from patchwarden.services.ports import (
@@ -79,7 +80,13 @@ def _lifecycle_values(rec: Record) -> dict[str, Any]:
 
 def _detail_values(detail: RecordDetail) -> dict[str, Any]:
     # Not dataclasses.asdict: that deep-copies, and this runs for every record of an upload.
-    return {c: getattr(detail, c) for c in DETAIL_COLUMNS}
+    values = {c: getattr(detail, c) for c in DETAIL_COLUMNS}
+    # An application record's process and component are JSON objects (0006).
+    if detail.process is not None:
+        values["process"] = detail.process.to_dict()
+    if detail.component is not None:
+        values["component"] = detail.component.to_dict()
+    return values
 
 
 def _detail(row: Any) -> RecordDetail:
@@ -104,6 +111,8 @@ def _detail(row: Any) -> RecordDetail:
         cvss_vector=row.cvss_vector or "",
         title=row.title or "",
         references=tuple(row.references or ()),
+        process=AppProcess.from_dict(row.process) if row.process else None,
+        component=AppComponent.from_dict(row.component) if row.component else None,
     )
 
 
@@ -170,7 +179,9 @@ class SqlRecordRepository:
     def of_host(self, host_id: str, vuln_type: VulnType) -> list[StoredRecord]:
         """Every record of a host and type."""
         rows = self.conn.execute(
-            select(records).where(records.c.host_id == host_id, records.c.type == vuln_type.value)
+            select(records)
+            .where(records.c.host_id == host_id, records.c.type == vuln_type.value)
+            .order_by(records.c.id)  # PostgreSQL's heap order moves with updates
         )
         return [_stored(r) for r in rows]
 

@@ -51,6 +51,11 @@ users = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("role", String(32), nullable=False, default="owner"),
     _ts("created_at", nullable=False),
+    # Web console login (issue 11): an argon2 hash (NULL: no password, API tokens only) and
+    # the permissions granted on top of the role's (a JSON list of names).
+    Column("password_hash", String(255)),
+    _ts("password_changed_at"),
+    Column("permissions", JSON, nullable=False, default=list),
 )
 
 api_tokens = Table(
@@ -90,6 +95,8 @@ hosts = Table(
     Column("kernel", JSON, nullable=False, default=dict),
     Column("collector_errors", JSON, nullable=False, default=list),
     Column("packages", Integer, nullable=False, default=0),
+    # The latest inventory's remediation facts (issue 10; 0004): NULL when its agent sent none.
+    Column("remediation", JSON),
 )
 
 inventories = Table(
@@ -147,11 +154,23 @@ records = Table(
     _ts("undetected_since"),
     _ts("offline_since"),
     _ts("status_changed_at", nullable=False),
+    # An application record's process instance and component (issue 12; 0006): NULL for
+    # every other type.
+    Column("process", JSON),
+    Column("component", JSON),
     UniqueConstraint("host_id", "vuln_id", "affected_key", name="uq_records_identity"),
 )
 Index("ix_records_status_severity", records.c.status, records.c.severity)
 Index("ix_records_host_status", records.c.host_id, records.c.status)
 Index("ix_records_urgency", records.c.urgency.desc(), records.c.id)
+# Covers the web console overview's open counts by type, bucket and exploitability.
+Index(
+    "ix_records_status_type_bucket",
+    records.c.status,
+    records.c.type,
+    records.c.bucket,
+    records.c.exploitable,
+)
 
 record_events = Table(
     "record_events",
@@ -166,6 +185,11 @@ record_events = Table(
     Column("reason", Text, nullable=False, default=""),
 )
 Index("ix_record_events_record", record_events.c.record_id, record_events.c.at)
+# The audit log lists moves newest first; the overview's trend sums the last days' moves from
+# this index alone (it covers the states).
+Index(
+    "ix_record_events_at", record_events.c.at, record_events.c.from_state, record_events.c.to_state
+)
 
 jobs = Table(
     "jobs",
@@ -187,6 +211,50 @@ jobs = Table(
 Index("ix_jobs_host_status", jobs.c.host_id, jobs.c.status, jobs.c.id)
 # requeue_stale scans claimed jobs by claim time; the table keeps every finished job.
 Index("ix_jobs_status_claimed", jobs.c.status, jobs.c.claimed_at)
+
+# Snapshots agents took before fixes (R-F6; 0004), as their fix results reported them.
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("host_id", String(36), ForeignKey("hosts.id", ondelete="CASCADE"), nullable=False),
+    Column("snapshot_id", String(64), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False, default=0),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    Column("owner", String(200), nullable=False, default=""),
+    Column("job_id", Id),  # the fix job (no foreign key: jobs are pruned on their own terms)
+    Column("record_ids", JSON, nullable=False, default=list),
+    Column("expired", Boolean, nullable=False, default=False),
+    _ts("deleted_at"),
+    UniqueConstraint("host_id", "snapshot_id", name="uq_snapshots_host_snapshot"),
+)
+
+# Remediation batches (R-F3; 0004): one row per request, one item per record in list order.
+action_batches = Table(
+    "action_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("action", String(16), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    _ts("created_at", nullable=False),
+)
+
+action_batch_items = Table(
+    "action_batch_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_id", Id, ForeignKey("action_batches.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    # The record as the request named it: refused items may name records that do not exist.
+    Column("record_id", Id, nullable=False),
+    Column("host_id", String(36)),
+    Column("job_id", Id),
+    Column("code", String(32)),
+    Column("reason", Text, nullable=False, default=""),
+)
+Index("ix_action_batch_items_batch", action_batch_items.c.batch_id, action_batch_items.c.position)
 
 settings = Table(
     "settings",

@@ -16,6 +16,8 @@ from typing import Optional
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from patchwarden.services.ports import Advisories
+from patchwarden.storage.batches import SqlBatchRepository
+from patchwarden.storage.console import SqlConsoleReadRepository
 from patchwarden.storage.db import connect
 from patchwarden.storage.hosts import SqlHostRepository
 from patchwarden.storage.inventories import SqlInventoryRepository
@@ -23,6 +25,7 @@ from patchwarden.storage.jobs import SqlJobRepository
 from patchwarden.storage.leases import SqlLeaseRepository
 from patchwarden.storage.records import SqlEventRepository, SqlRecordRepository
 from patchwarden.storage.settings import SqlSettingsRepository
+from patchwarden.storage.snapshots import SqlSnapshotRepository
 from patchwarden.storage.users import SqlEnrolmentRepository, SqlUserRepository
 
 
@@ -38,6 +41,9 @@ class SqlUnitOfWork:
     inventories: SqlInventoryRepository
     settings: SqlSettingsRepository
     leases: SqlLeaseRepository
+    snapshots: SqlSnapshotRepository
+    batches: SqlBatchRepository
+    console: SqlConsoleReadRepository
 
     def __init__(self, engine: Engine, advisories: Advisories) -> None:
         self.engine = engine
@@ -64,6 +70,9 @@ class SqlUnitOfWork:
         self.inventories = SqlInventoryRepository(conn)
         self.settings = SqlSettingsRepository(conn)
         self.leases = SqlLeaseRepository(conn)
+        self.snapshots = SqlSnapshotRepository(conn)
+        self.batches = SqlBatchRepository(conn)
+        self.console = SqlConsoleReadRepository(conn)
 
     def _end(self) -> None:
         conn, txn, self._conn, self._txn = self._conn, self._txn, None, None

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from patchwarden.services.ports import ApiToken, Role, TokenOwner, User
+from patchwarden.services.ports import ApiToken, Permission, Role, TokenOwner, User
 from patchwarden.storage.tables import api_tokens, enrolment_tokens, users
 
 
@@ -90,8 +90,30 @@ class SqlUserRepository:
             update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
         )
 
+    def set_permissions(self, user_id: int, permissions: frozenset[Permission]) -> None:
+        """Replace the permissions granted to a user on top of their role's."""
+        names = sorted(p.value for p in permissions)
+        self.conn.execute(update(users).where(users.c.id == user_id).values(permissions=names))
 
-_USER = (users.c.id, users.c.name, users.c.role)
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
+        """Store a user's password hash."""
+        self.conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=password_hash, password_changed_at=now)
+        )
+
+    def password_hash(self, name: str) -> Optional[tuple[User, str]]:
+        """User `name` and their password hash (None: no such user, or no password)."""
+        row = self.conn.execute(
+            select(*_USER, users.c.password_hash).where(users.c.name == name)
+        ).first()
+        if row is None or not row.password_hash:
+            return None
+        return _user(row), str(row.password_hash)
+
+
+_USER = (users.c.id, users.c.name, users.c.role, users.c.permissions)
 _TOKENS = select(
     api_tokens.c.id,
     users.c.name,
@@ -102,7 +124,10 @@ _TOKENS = select(
 
 
 def _user(row: Any) -> User:
-    return User(id=int(row.id), name=row.name, role=Role(row.role))
+    # A permission name this version does not know (written by a newer one) grants nothing.
+    known = {p.value for p in Permission}
+    granted = frozenset(Permission(p) for p in (row.permissions or ()) if p in known)
+    return User(id=int(row.id), name=row.name, role=Role(row.role), permissions=granted)
 
 
 def _token(row: Any) -> ApiToken:

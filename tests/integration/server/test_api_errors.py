@@ -267,7 +267,7 @@ def test_actions_refuse_per_item_and_store_nothing_for_refused_items(
 @pytest.mark.parametrize(
     ("body", "status", "needle"),
     [
-        pytest.param({"action": "fix", "record_ids": [1]}, 422, "action", id="unknown action"),
+        pytest.param({"action": "upgrade", "record_ids": [1]}, 422, "action", id="unknown action"),
         pytest.param({"action": "verify"}, 422, "needs record_ids", id="no records"),
         pytest.param({"action": "verify", "record_ids": ["a"]}, 422, "record_ids", id="not ids"),
         pytest.param({"action": "scan", "host_ids": []}, 422, "host_ids", id="scan nothing"),

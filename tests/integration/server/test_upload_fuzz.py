@@ -72,7 +72,7 @@ mutations = st.lists(
 def test_mutated_envelopes_never_fail_the_server(
     console: InProcessConsole, debian_inventory: dict[str, Any]
 ) -> None:
-    base = envelope(debian_inventory)
+    base = copy.deepcopy(envelope(debian_inventory))  # the fixture is the session's: keep it
     base["inventory"]["packages"] = base["inventory"]["packages"][:3]
     all_paths = paths(base)
     seen: dict[int, int] = {}

@@ -6,7 +6,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Query
 
-from patchwarden.server.deps import UowDep, UserDep
+from patchwarden.server.deps import ClockDep, UowDep, UserDep
 from patchwarden.server.params import Page, PathId
 from patchwarden.services import views
 
@@ -49,9 +49,12 @@ def list_records(
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: PathId, uow: UowDep, user: UserDep) -> views.RecordDetailView:
-    """One record with its full history (every transition, who, when, why)."""
-    return views.record_detail(uow, record_id)
+def get_record(
+    record_id: PathId, uow: UowDep, clock: ClockDep, user: UserDep
+) -> views.RecordDetailView:
+    """One record with its full history (every transition, who, when, why) and whether each
+    action (fix, verify, restart, rollback, ignore) is allowed to this user now, or why not."""
+    return views.record_detail(uow, clock, user, record_id)
 
 
 @router.get("/vulnerabilities")
