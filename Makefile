@@ -16,10 +16,13 @@ DEBS_STAMP := $(VENV)/.debs
 # maven + a JDK for Maven's ComparableVersion, postgresql for the PostgreSQL suite, rpm (rpmbuild),
 # dnf and createrepo-c for the dnf repository check against a real repository, lz4 and zstd
 # (the commands) to pack apt indices the way mirrors ship them (tests/unit/agent/test_apt_lists.py),
-# debootstrap for tests in real Debian chroots. `make run` installs none of them: each one the
+# debootstrap for tests in real Debian chroots, needrestart (cross-checks restart needs),
+# liblog4j2-java (a JAR a distro package owns) and redis-tools (a real binary to fingerprint)
+# for the process tests, chromium for the web console's browser tests (tests/browser, driven by
+# Playwright). `make run` installs none of them: each one the
 # agent scans adds its own findings to this machine's report (a JDK and PostgreSQL alone add
 # hundreds).
-DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c lz4 zstd debootstrap
+DEBS := dpkg-dev apt python3-rpm python3-apt maven default-jdk-headless postgresql rpm dnf createrepo-c lz4 zstd debootstrap needrestart liblog4j2-java redis-tools chromium
 
 .PHONY: install install-test debs run test bench lint clean
 
@@ -51,6 +54,15 @@ $(TEST_STAMP): pyproject.toml $(DEBS_STAMP) | $(BIN)/python
 
 run: $(RUN_STAMP)
 	scripts/run-main
+
+# Next to a running `make run`, as root: a Debian 12 chroot host enrolled in its console, with a
+# pending security update to fix (scripts/demo-host; Ctrl-C stops it, demo-host-clean deletes it).
+.PHONY: demo-host demo-host-clean
+demo-host: $(RUN_STAMP)
+	scripts/demo-host
+
+demo-host-clean:
+	scripts/demo-host --clean
 
 test: $(TEST_STAMP)
 	$(BIN)/pytest -n 2 tests

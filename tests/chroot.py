@@ -6,7 +6,8 @@ unpacks it (a few seconds). The apt sources are this machine's own mirrors, read
 `/etc/apt/sources.list.d/debian.sources`: `bookworm` and `bookworm-security`. A session's
 chroot gets `proc` mounted, `/etc/resolv.conf` copied in and fresh lists (`apt-get update`);
 teardown stops every process still running in it, unmounts what is mounted under it and
-deletes it. Delete the cache directory to rebuild from scratch.
+deletes it. Delete the cache directory to rebuild from scratch. scripts/demo-host (`make
+demo-host`) builds its long-lived chroot host from the same pieces (`unpack`, `mount_proc`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -223,23 +225,32 @@ class DebianChroot:
         return sorted(points, key=len, reverse=True)
 
 
+def unpack(root: Path) -> DebianChroot:
+    """The cached tarball unpacked into `root` (made here; it must not exist yet)."""
+    tarball = ensure_tarball()
+    root.mkdir(parents=True)
+    _run(["tar", "-C", str(root), "-xf", str(tarball)])
+    return DebianChroot(root)
+
+
+def mount_proc(chroot: DebianChroot) -> None:
+    """Mount proc in the chroot and copy this machine's resolv.conf in (apt needs both)."""
+    require("mount", "mount")
+    shutil.copyfile("/etc/resolv.conf", chroot.root / "etc/resolv.conf")
+    _run(["mount", "-t", "proc", "proc", str(chroot.root / "proc")])
+
+
 @contextmanager
 def bookworm_chroot(base: Path) -> Iterator[DebianChroot]:
     """A fresh chroot from the cached tarball under `base`, with proc and fresh apt lists."""
-    require("mount", "mount")
-    tarball = ensure_tarball()
-    root = base / "bookworm"
-    root.mkdir(parents=True)
-    _run(["tar", "-C", str(root), "-xf", str(tarball)])
-    shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
-    chroot = DebianChroot(root)
-    _run(["mount", "-t", "proc", "proc", str(root / "proc")])
+    chroot = unpack(base / "bookworm")
     try:
+        mount_proc(chroot)
         chroot.run("apt-get", "-q", "update")
         yield chroot
     finally:
         stop_and_unmount(chroot)
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(chroot.root, ignore_errors=True)
 
 
 def stop_and_unmount(chroot: DebianChroot) -> None:
@@ -253,3 +264,25 @@ def stop_and_unmount(chroot: DebianChroot) -> None:
     for point in chroot.mounts():
         if subprocess.run(["umount", point], capture_output=True, check=False).returncode:
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+@contextmanager
+def dpkg_lock_held(root: Path) -> Iterator[subprocess.Popen[str]]:
+    """A real process holding the dpkg frontend lock of the system under `root` (a POSIX record
+    lock, as dpkg and apt take it) for the duration; yields it (its pid names the holder)."""
+    lock = root / "var/lib/dpkg/lock-frontend"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, time\n"
+         f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+         "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

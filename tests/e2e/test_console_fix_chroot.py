@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.chroot import DebianChroot, bookworm_chroot
+from tests.chroot import DebianChroot, bookworm_chroot, dpkg_lock_held
 from tests.e2e.fleet import Console, clean_env, pw
 from tests.paths import BIN, PATCHWARDEN
 
@@ -201,18 +200,7 @@ def test_fix_then_rollback_through_the_console(stage: Stage) -> None:
 
 
 def test_the_dpkg_lock_held_by_a_real_process_is_pm_locked(stage: Stage) -> None:
-    lock = stage.chroot.root / "var/lib/dpkg/lock-frontend"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
-         "fcntl.lockf(fd, fcntl.LOCK_EX)\n"  # what dpkg and apt take: a POSIX record lock
-         "print('locked', flush=True)\n"
-         "time.sleep(600)\n"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with dpkg_lock_held(stage.chroot.root) as holder:
         # Queued before the agent saw the lock: the agent's precheck refuses the job.
         record_id = stage.record()["id"]
         queued = stage.act({"action": "fix", "record_ids": [record_id]}).json()
@@ -228,7 +216,4 @@ def test_the_dpkg_lock_held_by_a_real_process_is_pm_locked(stage: Stage) -> None
         assert got["code"] == "pm_locked" and "lock-frontend" in got["reason"]
         [item] = stage.act({"action": "fix", "record_ids": [record_id]}).json()["items"]
         assert (item["status"], item["code"]) == ("refused", "pm_locked")
-    finally:
-        holder.kill()
-        holder.wait()
     assert stage.chroot.version(PACKAGE) == stage.old

@@ -13,12 +13,12 @@ import datetime
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.chroot import dpkg_lock_held
 from tests.integration.agent.conftest import Bookworm
 
 from patchwarden.agent.actions.base import Wanted, make_target
@@ -145,26 +145,12 @@ def test_snapshot_downloads_the_installed_version_when_the_cache_lacks_it(
 def test_fix_while_a_real_process_holds_the_dpkg_lock_is_refused_pm_locked(
     bookworm: Bookworm, actions: ActionContext
 ) -> None:
-    lock = bookworm.root / "var/lib/dpkg/lock-frontend"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, sys, time\n"
-         f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
-         "fcntl.lockf(fd, fcntl.LOCK_EX)\n"  # what dpkg and apt take: a POSIX record lock
-         "print('locked', flush=True)\n"
-         "time.sleep(600)\n"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with dpkg_lock_held(bookworm.root) as holder:
         done = fix(actions, bookworm.package, bookworm.fixed)
         # apt itself says the same, should the lock be taken after the prechecks.
         apt = bookworm.chroot.run(
             "apt-get", "install", "-y", f"{bookworm.package}={bookworm.fixed}", check=False
         )
-    finally:
-        holder.kill()
-        holder.wait()
     assert done.error is not None and done.error.code == "pm_locked"
     assert f"(process {holder.pid})" in done.error.message
     assert "/var/lib/dpkg/lock-frontend" in done.error.message
