@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -289,3 +290,15 @@ def test_api_json_is_unchanged(session: Any, update_golden: bool) -> None:
                 f"  now:    …{have[max(0, at - 80) : at + 80]}…"
             )
     assert len(got) == len(expected), f"{len(got)} responses, the golden has {len(expected)}"
+
+
+def test_no_response_cites_the_spec(session: Any) -> None:
+    """What a user reads says what and why in words, never a requirement id (R-L2 …)."""
+    s, roots, enrolment = session
+    walk(s, roots, enrolment)
+    cited = [
+        (json.loads(line)["step"], m.group())
+        for line in s.lines
+        for m in re.finditer(r"\bR-[A-Z]{1,2}\d+\b[^\"]{0,40}", line)
+    ]
+    assert not cited, cited

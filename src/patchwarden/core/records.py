@@ -485,7 +485,7 @@ def level_not_enabled_reason(severity: Severity, enabled_levels: Collection[Seve
     enabled = ", ".join(s.value for s in SCAN_LEVELS if s in enabled_levels) or "none"
     return (
         f"severity {severity.value} is not a selected scan level (selected: {enabled}); "
-        "records of unselected levels are neither scanned nor updated (R-D4)"
+        "records of unselected levels are neither scanned nor updated"
     )
 
 
@@ -513,11 +513,11 @@ def _check_guards(
     if trigger is Trigger.CLEAR:
         since = record.undetected_since
         if since is None:
-            refuse("the last scan detected it; there is nothing to clear (R-L2)")
+            refuse("the last scan detected it; there is nothing to clear")
         elif at - since < policy.clear_after:
             refuse(
                 f"not detected since {since.isoformat()} only; records are cleared after "
-                f"{_days(policy.clear_after)} of non-detection (R-L2)"
+                f"{_days(policy.clear_after)} of non-detection"
             )
     elif trigger is Trigger.EXPIRE:
         ttl = policy.offline_expiry[record.vuln_type]
@@ -528,19 +528,19 @@ def _check_guards(
             if at - agent_last_seen < ttl:
                 refuse(
                     f"agent last seen {agent_last_seen.isoformat()}; {record.vuln_type.value} "
-                    f"records expire after {_days(ttl)} offline (R-L1)"
+                    f"records expire after {_days(ttl)} offline"
                 )
     elif trigger in (Trigger.FIX_REQUESTED, Trigger.ROLLBACK_REQUESTED):
         if record.vuln_type not in ONE_CLICK_FIX:
             refuse(
                 f"{record.vuln_type.value} vulnerabilities have no one-click fix or rollback; "
-                "follow the manual guidance (R-F1)"
+                "follow the manual guidance"
             )
     elif trigger is Trigger.IGNORE:
         if not reason.strip():
-            refuse("ignore needs a reason (R-L5)")
+            refuse("ignore needs a reason")
         if not actor.strip() or actor == SYSTEM_ACTOR:
-            refuse("ignore needs the user who ignores the record (R-L5)")
+            refuse("ignore needs the user who ignores the record")
 
 
 def _apply(
@@ -583,7 +583,7 @@ def _default_reason(
     agent_last_seen: Optional[datetime],
 ) -> str:
     if trigger is Trigger.DETECTED and old.state is State.FIXED:
-        return f"detected again: reopened as occurrence {new.occurrence} (R-L7)"
+        return f"detected again: reopened as occurrence {new.occurrence}"
     if trigger in (Trigger.DETECTED, Trigger.DETECTED_PENDING_RESTART):
         if old.state is State.EXPIRED:
             return "agent back online and the scan detects it: record revived"
@@ -596,17 +596,17 @@ def _default_reason(
     if trigger is Trigger.DETECTED and old.state is State.ROLLED_BACK_PENDING_RESTART:
         return "the previous version runs again: the rollback is complete"
     if trigger is Trigger.NOT_DETECTED and old.undetected_since is None:
-        return f"not detected; cleared after {_days(policy.clear_after)} unless seen again (R-L2)"
+        return f"not detected; cleared after {_days(policy.clear_after)} unless seen again"
     if trigger is Trigger.CLEAR and old.undetected_since is not None:
         return (
             f"not detected since {old.undetected_since.isoformat()} "
-            f"(≥ {_days(policy.clear_after)}, R-L2)"
+            f"(≥ {_days(policy.clear_after)})"
         )
     if trigger is Trigger.EXPIRE and agent_last_seen is not None:
         ttl = policy.offline_expiry[old.vuln_type]
         return (
             f"agent offline since {agent_last_seen.isoformat()}: {old.vuln_type.value} "
-            f"records expire after {_days(ttl)} (R-L1)"
+            f"records expire after {_days(ttl)}"
         )
     if trigger in _RESTORE_TRIGGERS and old.state_before is not None:
         return f"back to {new.state.value}"
@@ -621,10 +621,10 @@ def _why_illegal(record: Record, trigger: Trigger) -> str:
             if record.offline_since
             else "agent offline too long"
         )
-        return f"record expired: {offline}, it can no longer be fixed, verified or cleared (R-L1)"
+        return f"record expired: {offline}, it can no longer be fixed, verified or cleared"
     if state is State.IGNORED:
         by = f"by {record.ignored_by}: {record.ignored_reason}"
-        return f"record is ignored ({by}); unignore it first (R-L5)"
+        return f"record is ignored ({by}); unignore it first"
     action = _RESULTS.get(trigger)
     if action is not None:
         return f"no {action} is running for this record"
@@ -637,11 +637,11 @@ def _why_illegal(record: Record, trigger: Trigger) -> str:
     if trigger is Trigger.EXPIRE:
         return f"{state.value} records do not expire"
     if state is State.FIXED:
-        return "record is fixed; a new detection reopens it (R-L7)"
+        return "record is fixed; a new detection reopens it"
     if trigger is Trigger.CLEAR:
         return f"{state.value} records are not cleared"
     if state is State.FIXED_PENDING_RESTART and trigger is Trigger.FIX_REQUESTED:
-        return "the fix is installed and waits for a restart: restart, then verify (R-L4)"
+        return "the fix is installed and waits for a restart: restart, then verify"
     if trigger is Trigger.ROLLBACK_REQUESTED:
         return "nothing to roll back: no fix was applied to this record"
     return f"{trigger.value} is not allowed in state {state.value}"

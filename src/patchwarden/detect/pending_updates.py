@@ -18,7 +18,7 @@ from patchwarden.detect.kernel import KERNEL_ROLES, KernelRole, kernel_role
 _NOT_RUNNING_KERNEL = (KernelRole.KERNEL_TOOLING, KernelRole.OTHER_KERNEL)
 _KERNEL_NOTE = (
     "pending security update of a kernel-source package that is not the running kernel; "
-    "its {n} kernel CVEs are judged on the running kernel (R-D7)"
+    "its {n} kernel CVEs are judged on the running kernel"
 )
 
 

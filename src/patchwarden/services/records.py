@@ -222,7 +222,7 @@ def apply_detection(
                 Trigger.VERIFY_FIXED,
                 now,
                 policy=policy,
-                reason="the verify scan no longer detects it (R-L3)",
+                reason="the verify scan no longer detects it",
             )
             moved = [event]
             stats.verified[str(stored.id)] = "fixed"
