@@ -212,6 +212,9 @@ def test_pure_refusals_no_update_type_and_expired(world: World) -> None:
     assert fix_code(stored) is None
     no_fix = replace(stored, detail=replace(stored.detail, fixed_version=None))
     assert fix_code(no_fix) == "no_update"
+    # Not found by the latest scan (another record's fix upgraded the package): nothing to fix.
+    gone = replace(stored, record=replace(stored.record, undetected_since=world.clock.now()))
+    assert fix_code(gone) == "no_update"
     app = replace(stored, record=replace(stored.record, vuln_type=VulnType.APP))
     assert fix_code(app) == "not_fixable_type"
     expired = replace(stored, record=replace(stored.record, state=State.EXPIRED))

@@ -186,6 +186,14 @@ def _online(ctx: Context) -> _Check:
 
 def _fixed_version(stored: StoredRecord) -> Optional[Availability]:
     d = stored.detail
+    if d.fixed_version and stored.record.undetected_since is not None:
+        # Another record's fix of the same package, or an upgrade by hand, got here first: the
+        # latest scan no longer finds it, and it clears on its own (a fix would do nothing).
+        return refused(
+            "no_update",
+            "no update needed: the latest scan no longer finds it (the installed version is not"
+            " affected); it is cleared unless it is seen again",
+        )
     if d.fixed_version:
         return None
     why = d.reason or "the distribution has published no fixed version yet"
