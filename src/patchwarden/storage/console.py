@@ -8,10 +8,9 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, case, func, select
 
-from patchwarden.core.advisory import Severity
 from patchwarden.core.records import RecordEvent, State, Trigger
 from patchwarden.services.ports import AuditEntry, OpenCount, RecordFilter, VulnerabilityGroup
-from patchwarden.storage.records import _RANKED, _SEVERITY_RANK, _where
+from patchwarden.storage.records import _where, vulnerability_group, vulnerability_groups
 from patchwarden.storage.tables import hosts, record_events, records
 
 
@@ -101,15 +100,7 @@ class SqlConsoleReadRepository:
         self, where: RecordFilter, page: int, per_page: int
     ) -> tuple[list[VulnerabilityGroup], int]:
         """Matching records grouped by vulnerability and type, most urgent first."""
-        grouped = select(
-            records.c.vuln_id,
-            records.c.type,
-            func.count(func.distinct(records.c.host_id)).label("hosts"),
-            func.count().label("records"),
-            func.max(_SEVERITY_RANK).label("severity_rank"),
-            func.max(records.c.urgency).label("urgency"),
-            func.max(case((records.c.exploitable, 1), else_=0)).label("exploitable"),
-        ).group_by(records.c.vuln_id, records.c.type)
+        grouped = vulnerability_groups()
         cond = _where(where)
         if cond is not None:
             grouped = grouped.where(cond)
@@ -117,18 +108,5 @@ class SqlConsoleReadRepository:
         ordered = self.conn.execute(
             grouped.order_by(func.max(records.c.urgency).desc(), records.c.vuln_id)
         ).all()
-        total = len(ordered)
         rows = ordered[(page - 1) * per_page : page * per_page]
-        groups = [
-            VulnerabilityGroup(
-                vuln_id=r.vuln_id,
-                type=r.type,
-                hosts=int(r.hosts),
-                records=int(r.records),
-                severity=_RANKED.get(int(r.severity_rank or 0), Severity.UNKNOWN),
-                urgency=float(r.urgency),
-                exploitable=bool(r.exploitable),
-            )
-            for r in rows
-        ]
-        return groups, int(total)
+        return [vulnerability_group(r) for r in rows], len(ordered)

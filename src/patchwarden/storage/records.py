@@ -10,6 +10,7 @@ from typing import Any, Optional
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     bindparam,
     case,
@@ -42,6 +43,34 @@ _SEVERITY_RANK = case(
     {"critical": 4, "high": 3, "medium": 2, "low": 1}, value=records.c.severity, else_=0
 )
 _RANKED = {4: Severity.CRITICAL, 3: Severity.HIGH, 2: Severity.MEDIUM, 1: Severity.LOW}
+
+
+def vulnerability_groups() -> Select[Any]:
+    """Records grouped by vulnerability and type: affected hosts, records, worst severity,
+    highest urgency, exploitable (rows for `vulnerability_group`; the caller filters, orders
+    and pages)."""
+    return select(
+        records.c.vuln_id,
+        records.c.type,
+        func.count(func.distinct(records.c.host_id)).label("hosts"),
+        func.count().label("records"),
+        func.max(_SEVERITY_RANK).label("severity_rank"),
+        func.max(records.c.urgency).label("urgency"),
+        func.max(case((records.c.exploitable, 1), else_=0)).label("exploitable"),
+    ).group_by(records.c.vuln_id, records.c.type)
+
+
+def vulnerability_group(row: Any) -> VulnerabilityGroup:
+    """A row of `vulnerability_groups()` as its read model."""
+    return VulnerabilityGroup(
+        vuln_id=row.vuln_id,
+        type=row.type,
+        hosts=int(row.hosts),
+        records=int(row.records),
+        severity=_RANKED.get(int(row.severity_rank or 0), Severity.UNKNOWN),
+        urgency=float(row.urgency),
+        exploitable=bool(row.exploitable),
+    )
 
 
 def _record(row: Any) -> Record:
@@ -281,38 +310,14 @@ class SqlRecordRepository:
         self, statuses: Sequence[State], page: int, per_page: int
     ) -> tuple[list[VulnerabilityGroup], int]:
         """Records grouped by vulnerability: affected hosts and records, worst severity."""
-        grouped = (
-            select(
-                records.c.vuln_id,
-                records.c.type,
-                func.count(func.distinct(records.c.host_id)).label("hosts"),
-                func.count().label("records"),
-                func.max(_SEVERITY_RANK).label("severity_rank"),
-                func.max(records.c.urgency).label("urgency"),
-                func.max(case((records.c.exploitable, 1), else_=0)).label("exploitable"),
-            )
-            .where(records.c.status.in_([s.value for s in statuses]))
-            .group_by(records.c.vuln_id, records.c.type)
-        )
+        grouped = vulnerability_groups().where(records.c.status.in_([s.value for s in statuses]))
         total = self.conn.execute(select(func.count()).select_from(grouped.subquery())).scalar_one()
         rows = self.conn.execute(
             grouped.order_by(func.max(records.c.urgency).desc(), records.c.vuln_id)
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
-        groups = [
-            VulnerabilityGroup(
-                vuln_id=r.vuln_id,
-                type=r.type,
-                hosts=int(r.hosts),
-                records=int(r.records),
-                severity=_RANKED.get(int(r.severity_rank or 0), Severity.UNKNOWN),
-                urgency=float(r.urgency),
-                exploitable=bool(r.exploitable),
-            )
-            for r in rows
-        ]
-        return groups, int(total)
+        return [vulnerability_group(r) for r in rows], int(total)
 
     def counts_by_host(self, statuses: Sequence[State]) -> dict[str, int]:
         """Records in `statuses` per host."""
