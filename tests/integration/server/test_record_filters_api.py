@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from tests.integration.server.conftest import InProcessConsole, envelope, gz
 
+from patchwarden.services.views import RECORD_FILTERS
+
 
 @pytest.mark.parametrize(
     ("query", "needles"),
@@ -52,3 +54,11 @@ def test_method_and_confidence_pass_through(
     assert total("method=repository-update") == 0
     assert total("confidence=high,confirmed") == everything
     assert total("confidence=low") == 0
+
+
+def test_the_api_documents_every_detection_method(console: InProcessConsole) -> None:
+    """The OpenAPI description of `method` names what the filter accepts, app methods too."""
+    document = console.api("GET", "/api/openapi.json").json()
+    parameters = document["paths"]["/api/v1/records"]["get"]["parameters"]
+    [param] = [p for p in parameters if p["name"] == "method"]
+    assert param["description"].split(",") == list(RECORD_FILTERS["method"])

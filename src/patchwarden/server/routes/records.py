@@ -6,6 +6,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Query
 
+from patchwarden.core.matching import Method
 from patchwarden.server.deps import ClockDep, UowDep, UserDep
 from patchwarden.server.params import Page, PathId
 from patchwarden.services import views
@@ -24,9 +25,7 @@ def list_records(
     exploitable: Optional[bool] = Query(None, description="only known-exploited (KEV) records"),
     bucket: Optional[str] = Query(None, description="asap,later,can_wait"),
     vuln_id: Optional[str] = None,
-    method: Optional[str] = Query(
-        None, description="distro-advisory,running-kernel,newest-kernel,repository-update"
-    ),
+    method: Optional[str] = Query(None, description=",".join(m.value for m in Method)),
     confidence: Optional[str] = Query(None, description="confirmed,high,medium,low"),
     page: Page = 1,
     per_page: int = 50,
