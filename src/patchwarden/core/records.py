@@ -599,8 +599,7 @@ def _default_reason(
         return f"not detected; cleared after {_days(policy.clear_after)} unless seen again"
     if trigger is Trigger.CLEAR and old.undetected_since is not None:
         return (
-            f"not detected since {old.undetected_since.isoformat()} "
-            f"(≥ {_days(policy.clear_after)})"
+            f"not detected since {old.undetected_since.isoformat()} (≥ {_days(policy.clear_after)})"
         )
     if trigger is Trigger.EXPIRE and agent_last_seen is not None:
         ttl = policy.offline_expiry[old.vuln_type]
