@@ -6,7 +6,8 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
 
 from patchwarden.protocol import v1
 
@@ -36,6 +37,18 @@ def _error_detail(text: str) -> str:
     except ValueError:
         return text
     return str(data.get("detail", text)) if isinstance(data, dict) else text
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one jobs poll brought."""
+
+    actions: List[v1.Action]
+    rejected: List[v1.RejectedAction]
+    memory_cap_mb: Optional[int] = None
+    """The console's scan memory cap (0: none); None when it sent none or a bad one."""
+    problem: str = ""
+    """Why the console's memory cap was refused ("" when it was not)."""
 
 
 class ConsoleClient:
@@ -120,10 +133,16 @@ class ConsoleClient:
         data = self._request("GET", f"{v1.JOBS}?wait={int(wait)}", timeout=self.timeout + wait)
         return v1.jobs_from_response(data)
 
-    def poll(self, wait: int = 0) -> Tuple[List[v1.Action], List[v1.RejectedAction]]:
-        """Long-poll for actions: (valid ones, ones that do not follow protocol v1)."""
+    def poll(self, wait: int = 0) -> Polled:
+        """Long-poll for actions: valid ones, ones that do not follow protocol v1, and the
+        console's scan memory cap."""
         data = self._request("GET", f"{v1.JOBS}?wait={int(wait)}", timeout=self.timeout + wait)
-        return v1.parse_jobs(data)
+        actions, rejected = v1.parse_jobs(data)
+        try:
+            return Polled(actions, rejected, v1.memory_cap_from_response(data))
+        except v1.ProtocolError as exc:
+            # A bad setting must not stop the jobs that came with it.
+            return Polled(actions, rejected, None, str(exc))
 
     def send_result(self, result: v1.ActionResult) -> Dict[str, Any]:
         """Report what an action did."""

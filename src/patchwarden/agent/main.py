@@ -26,14 +26,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence
 
-from patchwarden.agent import memcap
+from patchwarden.agent import console_cap, memcap
 from patchwarden.agent import state as st
 from patchwarden.agent.actions.base import DEFAULT_TIMEOUT, EXEC_MODES, make_target
 from patchwarden.agent.actions.context import ActionContext
 from patchwarden.agent.actions.fix import FixRequest, run_fix
 from patchwarden.agent.actions.restart import run_restart
 from patchwarden.agent.actions.rollback import run_rollback, run_snapshot_delete
-from patchwarden.agent.client import ConsoleClient, ConsoleError
+from patchwarden.agent.client import ConsoleClient, ConsoleError, Polled
 from patchwarden.agent.collectors.base import Collector
 from patchwarden.agent.collectors.registry import COLLECTORS
 from patchwarden.agent.inventory import collect_inventory
@@ -67,7 +67,8 @@ CONFIG_KEYS = {
 http(s) proxy for the package manager's downloads; `fix_timeout`: seconds a package-manager
 transaction may take; `min_free_bytes`: least free space a fix needs on each filesystem the
 package manager writes (default 3 GiB); `memory_cap_mb`: memory a scan may use (it runs in
-a child process killed beyond that; 0: no cap, the scan runs in the agent itself)."""
+a child process killed beyond that; 0: no cap, the scan runs in the agent itself). Without it
+the agent uses the cap the console's settings send (200 MB until it has heard one)."""
 PROXY_PATTERN = r"^https?://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]+@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?$"
 """What a proxy setting looks like (it becomes one argv element, never shell text)."""
 log = logging.getLogger("patchwarden.agent")
@@ -87,11 +88,15 @@ class Agent:
         fix_timeout: float = DEFAULT_TIMEOUT,
         min_free_bytes: int = v1.MIN_FREE_BYTES,
         host_runner: Optional[Runner] = None,
-        memory_cap_mb: int = memcap.DEFAULT_CAP_MB,
+        memory_cap_mb: Optional[int] = None,
         proc: Optional[Path] = None,
     ) -> None:
         self.state_dir = state_dir
-        self.memory_cap_mb = memory_cap_mb
+        self.local_cap_mb = memory_cap_mb
+        """The cap the agent's config or command line sets; it wins over the console's
+        (None: use the console's)."""
+        self.console_cap_mb = console_cap.load(state_dir)
+        """The cap the console's settings sent last (None: none heard yet)."""
         self.proc = proc
         """The proc tree processes are read from (None: /proc of a live root)."""
         self.client = client
@@ -103,6 +108,38 @@ class Agent:
             min_free_bytes,
         )
         """Where remediation acts (`host_runner` replaces the real one in tests)."""
+
+    @property
+    def memory_cap_mb(self) -> int:
+        """The cap the next scan runs under: the local one, else the console's, else 200 MB."""
+        for cap in (self.local_cap_mb, self.console_cap_mb):
+            if cap is not None:
+                return cap
+        return memcap.DEFAULT_CAP_MB
+
+    def take_console_cap(self, polled: Polled) -> None:
+        """Keep the memory cap a jobs poll brought for the next scans (a bad one is logged
+        and ignored: the agent keeps the cap it has)."""
+        if polled.problem:
+            log.error(
+                "console sent an invalid memory cap, keeping %d MB: %s",
+                self.memory_cap_mb,
+                polled.problem,
+            )
+            return
+        cap = polled.memory_cap_mb
+        if cap is None or cap == self.console_cap_mb:
+            return
+        console_cap.save(self.state_dir, cap)
+        self.console_cap_mb = cap
+        if self.local_cap_mb is None:
+            log.info("scans now run under the console's memory cap: %d MB (0: none)", cap)
+        else:
+            log.info(
+                "console's memory cap %d MB ignored: the local one (%d MB) wins",
+                cap,
+                self.local_cap_mb,
+            )
 
     def collect(self) -> Inventory:
         """Inventory of the scanned root, with the remediation facts.
@@ -126,11 +163,9 @@ class Agent:
                 ignore_pids=agent,
             )
 
+        cap_mb = self.memory_cap_mb
         try:
-            if self.memory_cap_mb <= 0:
-                inv = run(frozenset())
-            else:
-                inv = memcap.collect_capped(run, self.memory_cap_mb)
+            inv = run(frozenset()) if cap_mb <= 0 else memcap.collect_capped(run, cap_mb)
         except memcap.CapExceeded as exc:
             memcap.save_pending(self.state_dir, exc.event)
             raise
@@ -238,7 +273,9 @@ class Agent:
 
     def process_jobs(self, wait: int = 0) -> int:
         """Poll once (long-poll up to `wait` s) and run what arrived; returns how many."""
-        actions, rejected = self.client.poll(wait=wait)
+        polled = self.client.poll(wait=wait)
+        self.take_console_cap(polled)
+        actions, rejected = polled.actions, polled.rejected
         for bad in rejected:
             # Answered, so the console does not wait for a job no agent can run.
             log.error("job %d (%s) rejected: %s", bad.job_id, bad.kind, bad.message)
@@ -258,7 +295,13 @@ class Agent:
         """Flush the outbox, collect, upload, run pending actions, return."""
         self.flush_outbox()
         self.cleanup_snapshots()
-        self.upload(self.collect())
+        try:
+            self.upload(self.collect())
+        except memcap.CapExceeded:
+            # Poll all the same: the console may send a cap the next scan can live with.
+            while self.process_jobs(wait=0):
+                pass
+            raise
         while self.process_jobs(wait=0):
             pass
 
@@ -380,8 +423,10 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--memory-cap-mb",
             type=int,
-            default=memcap.DEFAULT_CAP_MB,
-            help="memory a scan may use; it runs in a child process (0: no cap)",
+            default=None,
+            help="memory a scan may use; it runs in a child process (0: no cap). Set here or "
+            f"in the config it wins over the console's setting (default {memcap.DEFAULT_CAP_MB}"
+            " until the console sends one)",
         )
         sp.add_argument(
             "--proc", type=Path, help="proc filesystem to read processes from (default /proc)"
@@ -507,7 +552,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "min_free_bytes": args.min_free_bytes,
                     **(
                         {"memory_cap_mb": args.memory_cap_mb}
-                        if hasattr(args, "memory_cap_mb")
+                        if getattr(args, "memory_cap_mb", None) is not None
                         else {}
                     ),
                 }
@@ -596,11 +641,9 @@ def local_command(args: argparse.Namespace) -> int:
                 ignore_pids=agent,
             )
 
+        cap_mb = memcap.DEFAULT_CAP_MB if args.memory_cap_mb is None else args.memory_cap_mb
         try:
-            if args.memory_cap_mb <= 0:
-                inv = run(frozenset())
-            else:
-                inv = memcap.collect_capped(run, args.memory_cap_mb)
+            inv = run(frozenset()) if cap_mb <= 0 else memcap.collect_capped(run, cap_mb)
         except memcap.CapExceeded as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

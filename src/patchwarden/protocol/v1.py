@@ -36,6 +36,10 @@ once with a failed result, code `invalid_request` (`parse_jobs`). The inventory 
 `Inventory.remediation` (core.inventory.RemediationFacts) gives the console the agent's latest
 precheck facts, so it can refuse at queue time with the same codes
 (`RemediationFacts.blockers`: eol, disk_space, pm_locked, permission, not_supported).
+
+A jobs poll answer is `{"jobs": [...], "memory_cap_mb": N}`: N is the scan memory cap the
+console's settings give every agent (MB, 0: none; `memory_cap_from_response`). Agents that
+predate it read `jobs` only; an agent whose own config sets a cap keeps its own.
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ MAX_ID = 2**63 - 1
 """Largest row id (record, job, inventory) the databases hold: a signed 64-bit integer."""
 MAX_POLL_WAIT = 60
 """Longest long-poll the console holds a jobs request (seconds)."""
+MIN_MEMORY_CAP_MB = 16
+MAX_MEMORY_CAP_MB = 65536
+"""Bounds of the scan memory cap the console sends with every jobs poll
+(`{"jobs": [...], "memory_cap_mb": N}`; 0: no cap). An older console sends none."""
 
 ACTION_KINDS = ("scan", "verify", "fix", "rollback", "restart", "snapshot_delete")
 """Actions an agent executes."""
@@ -188,6 +196,24 @@ class ActionResult:
             "error": self.error,
             "details": dict(self.details),
         }
+
+
+def memory_cap_from_response(data: Mapping[str, Any]) -> Optional[int]:
+    """The scan memory cap (MB, 0: none) a jobs poll response carries; None when it carries
+    none (an older console). ProtocolError when the value is not 0 or within the bounds."""
+    if "memory_cap_mb" not in data:
+        return None
+    value = data["memory_cap_mb"]
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not (value == 0 or MIN_MEMORY_CAP_MB <= value <= MAX_MEMORY_CAP_MB)
+    ):
+        raise ProtocolError(
+            f"memory_cap_mb must be 0 or {MIN_MEMORY_CAP_MB}..{MAX_MEMORY_CAP_MB}, "
+            f"not {_brief(value)}"
+        )
+    return value
 
 
 def jobs_from_response(data: Mapping[str, Any]) -> List[Action]:

@@ -14,7 +14,13 @@ from patchwarden.core.clock import Clock
 from patchwarden.protocol import v1
 from patchwarden.services import tokens
 from patchwarden.services.errors import AuthError, InvalidRequest, NotFound
-from patchwarden.services.ports import FINISHED_JOBS, JobStateError, JobStatus, UnitOfWork
+from patchwarden.services.ports import (
+    DEFAULT_AGENT_MEMORY_CAP_MB,
+    FINISHED_JOBS,
+    JobStateError,
+    JobStatus,
+    UnitOfWork,
+)
 from patchwarden.services.records import abort_verify
 from patchwarden.services.remediation import apply_result
 
@@ -45,9 +51,12 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class PolledJobs:
-    """The actions handed to an agent by one poll."""
+    """The actions handed to an agent by one poll, and the console's scan memory cap."""
 
     jobs: list[v1.Action]
+    memory_cap_mb: int = DEFAULT_AGENT_MEMORY_CAP_MB
+    """MB a scan may use from now on (0: no cap) unless the agent's own config sets a cap
+    (R-D3); every poll carries it, so a changed setting reaches the agent within a poll."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,10 @@ def claim_jobs(uow: UnitOfWork, clock: Clock, authorization: str | None) -> Poll
         now = clock.now()
         host_id = authenticate(uow, authorization, now)
         claimed = uow.jobs.claim(host_id, now)
+        cap = uow.settings.get().agent_memory_cap_mb
         uow.commit()
-    return PolledJobs([v1.Action(job_id=j.id, kind=j.kind, params=j.params) for j in claimed])
+    actions = [v1.Action(job_id=j.id, kind=j.kind, params=j.params) for j in claimed]
+    return PolledJobs(actions, memory_cap_mb=cap)
 
 
 def record_job_result(

@@ -45,7 +45,11 @@ from patchwarden.core.records import (
 )
 from patchwarden.core.vocabulary import VulnType
 from patchwarden.feeds.sources import DEFAULT_SOURCES, SOURCES
-from patchwarden.protocol.v1 import MAX_SNAPSHOT_EXPIRY_DAYS
+from patchwarden.protocol.v1 import (
+    MAX_MEMORY_CAP_MB,
+    MAX_SNAPSHOT_EXPIRY_DAYS,
+    MIN_MEMORY_CAP_MB,
+)
 from patchwarden.services.errors import Conflict
 
 # -- read models ----------------------------------------------------------------------------
@@ -476,6 +480,8 @@ OfflineSeconds = Annotated[float, _NUMBER, Field(ge=30.0, le=86_400.0, allow_inf
 SyncHours = Annotated[float, _NUMBER, Field(ge=0.0, le=MAX_HOURS, allow_inf_nan=False)]
 SnapshotDays = Annotated[int, _NUMBER, Field(ge=1, le=MAX_SNAPSHOT_EXPIRY_DAYS, strict=True)]
 DEFAULT_SNAPSHOT_EXPIRY_DAYS = 7
+MemoryCapMb = Annotated[int, _NUMBER, Field(ge=0, le=MAX_MEMORY_CAP_MB, strict=True)]
+DEFAULT_AGENT_MEMORY_CAP_MB = 200
 
 
 @validated_dataclass(frozen=True)
@@ -511,6 +517,9 @@ class Settings:
     """The console's edition (R-P2): basic has no one-click fix (`PLAN_FEATURES`)."""
     snapshot_expiry_days: SnapshotDays = DEFAULT_SNAPSHOT_EXPIRY_DAYS
     """How long the snapshot a fix takes is kept for a rollback (R-F6): 1 to 365 days."""
+    agent_memory_cap_mb: MemoryCapMb = DEFAULT_AGENT_MEMORY_CAP_MB
+    """Memory an agent's scan may use (R-D3): 0 (no cap) or 16 to 65,536 MB; an agent whose
+    own config or command line sets a cap keeps that one."""
 
     @field_validator("feed_sources")
     @classmethod
@@ -533,6 +542,13 @@ class Settings:
     def _never_or_hourly(cls, v: float) -> float:
         if 0 < v < 1:
             raise ValueError("must be 0 (never) or at least 1 hour")
+        return v
+
+    @field_validator("agent_memory_cap_mb")
+    @classmethod
+    def _no_cap_or_enough(cls, v: int) -> int:
+        if 0 < v < MIN_MEMORY_CAP_MB:
+            raise ValueError(f"must be 0 (no cap) or at least {MIN_MEMORY_CAP_MB} MB")
         return v
 
     @field_validator("scan_cycle_hours", "offline_ttl_days")

@@ -175,8 +175,9 @@ def settings_patch(form: dict[str, list[str]]) -> dict[str, Any]:
             patch[field] = _number(form, field)
     if "feed_sync_hours" in form:
         patch["feed_sync_hours"] = _number(form, "feed_sync_hours")
-    if "snapshot_expiry_days" in form:
-        patch["snapshot_expiry_days"] = _number(form, "snapshot_expiry_days", int)
+    for field in ("snapshot_expiry_days", "agent_memory_cap_mb"):
+        if field in form:
+            patch[field] = _number(form, field, int)
     if "plan" in form:
         patch["plan"] = first(form, "plan")
     # Checkbox lists: the form says it holds them, so none ticked means an empty list.

@@ -221,6 +221,7 @@ def audit_page(
 def settings_form_spec() -> dict[str, object]:
     """What the settings form offers (names of the choices it lists)."""
     from patchwarden.feeds.sources import SOURCES
+    from patchwarden.protocol.v1 import MAX_MEMORY_CAP_MB, MIN_MEMORY_CAP_MB
     from patchwarden.services.ports import (
         FEATURE_NAMES,
         LEVELS,
@@ -238,4 +239,5 @@ def settings_form_spec() -> dict[str, object]:
             p.value: {FEATURE_NAMES[f]: f in PLAN_FEATURES[p] for f in Feature} for p in Plan
         },
         "sources": list(SOURCES),
+        "memory_cap_bounds": f"0 or {MIN_MEMORY_CAP_MB} to {MAX_MEMORY_CAP_MB} MB",
     }
