@@ -329,25 +329,7 @@ class FakeRecords(_Repo):
         for s in self.t.records.values():
             if s.record.state in statuses:
                 groups.setdefault((s.vuln_id, s.record.vuln_type.value), []).append(s)
-        rows = []
-        for (vuln_id, vtype), members in groups.items():
-            rank = max(_RANK.get(m.record.severity.value, 0) for m in members)
-            rows.append(
-                VulnerabilityGroup(
-                    vuln_id=vuln_id,
-                    type=vtype,
-                    hosts=len({m.host_id for m in members}),
-                    records=len(members),
-                    severity=next(
-                        (Severity(k) for k, v in _RANK.items() if v == rank), Severity.UNKNOWN
-                    ),
-                    urgency=max(m.detail.urgency for m in members),
-                    exploitable=any(m.detail.exploitable for m in members),
-                )
-            )
-        rows.sort(key=lambda g: (-g.urgency, g.vuln_id))
-        start = (page - 1) * per_page
-        return rows[start : start + per_page], len(rows)
+        return _grouped(groups, page, per_page)
 
     def counts_by_host(self, statuses: Sequence[State]) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -595,25 +577,7 @@ class FakeConsoleReads(_Repo):
         for s in self.t.records.values():
             if records._matches(s, where):
                 groups.setdefault((s.vuln_id, s.record.vuln_type.value), []).append(s)
-        rows = []
-        for (vuln_id, vtype), members in groups.items():
-            rank = max(_RANK.get(m.record.severity.value, 0) for m in members)
-            rows.append(
-                VulnerabilityGroup(
-                    vuln_id=vuln_id,
-                    type=vtype,
-                    hosts=len({m.host_id for m in members}),
-                    records=len(members),
-                    severity=next(
-                        (Severity(k) for k, v in _RANK.items() if v == rank), Severity.UNKNOWN
-                    ),
-                    urgency=max(m.detail.urgency for m in members),
-                    exploitable=any(m.detail.exploitable for m in members),
-                )
-            )
-        rows.sort(key=lambda g: (-g.urgency, g.vuln_id))
-        start = (page - 1) * per_page
-        return rows[start : start + per_page], len(rows)
+        return _grouped(groups, page, per_page)
 
 
 class FakeUnitOfWork:
@@ -677,3 +641,28 @@ class FakeUnitOfWork:
             raise RuntimeError("commit outside of `with uow:`")
         self.committed += 1
         self._before = copy.deepcopy(self.tables)
+
+
+def _grouped(
+    groups: dict[tuple[str, str], list[StoredRecord]], page: int, per_page: int
+) -> tuple[list[VulnerabilityGroup], int]:
+    """A page of records grouped by (vulnerability, type), most urgent first, and the total."""
+    rows = []
+    for (vuln_id, vtype), members in groups.items():
+        rank = max(_RANK.get(m.record.severity.value, 0) for m in members)
+        rows.append(
+            VulnerabilityGroup(
+                vuln_id=vuln_id,
+                type=vtype,
+                hosts=len({m.host_id for m in members}),
+                records=len(members),
+                severity=next(
+                    (Severity(k) for k, v in _RANK.items() if v == rank), Severity.UNKNOWN
+                ),
+                urgency=max(m.detail.urgency for m in members),
+                exploitable=any(m.detail.exploitable for m in members),
+            )
+        )
+    rows.sort(key=lambda g: (-g.urgency, g.vuln_id))
+    start = (page - 1) * per_page
+    return rows[start : start + per_page], len(rows)

@@ -33,8 +33,15 @@ class ConsoleClient:
     def get(self, path: str, what: str = "JSON", **params: Any) -> Any:
         """GET `path` with `params`; the JSON answer, or ConsoleRequestError (saying the
         server did not answer with `what` when the answer is no JSON)."""
+        return self._request("GET", path, what, params=params)
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST `body` as JSON to `path`; the JSON answer, or ConsoleRequestError."""
+        return self._request("POST", path, "JSON", json=body)
+
+    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         try:
-            reply = self._http.get(self.base + path, params=params)
+            reply = self._http.request(method, self.base + path, **kwargs)
         except httpx.HTTPError as exc:
             raise ConsoleRequestError(f"cannot reach the console at {self.server}: {exc}") from None
         if reply.status_code != 200:
@@ -45,21 +52,6 @@ class ConsoleClient:
             return reply.json()
         except ValueError:
             raise self._not_console(path, what) from None
-
-    def post(self, path: str, body: Any) -> Any:
-        """POST `body` as JSON to `path`; the JSON answer, or ConsoleRequestError."""
-        try:
-            reply = self._http.post(self.base + path, json=body)
-        except httpx.HTTPError as exc:
-            raise ConsoleRequestError(f"cannot reach the console at {self.server}: {exc}") from None
-        if reply.status_code != 200:
-            raise ConsoleRequestError(
-                f"console answered HTTP {reply.status_code}: {_detail(reply)}"
-            )
-        try:
-            return reply.json()
-        except ValueError:
-            raise self._not_console(path, "JSON") from None
 
     def records(
         self, filters: dict[str, str], limit: int, page_size: int = MAX_PAGE
