@@ -63,6 +63,39 @@ def exact_bounds(node: Any) -> Any:
     return node
 
 
+_ID = r"(?:SPEC\s+)?R-[A-Z]{1,2}\d+(?:\s*(?:…|\.\.\.|,|/|and)\s*R-[A-Z]{1,2}\d+)*"
+_CITATIONS = (
+    (re.compile(rf"\s*\({_ID}\)"), ""),  # "… most urgent first (R-D11)."
+    (re.compile(rf"[,;]\s*{_ID}(?=\))"), ""),  # "(a pinned default, SPEC R-F5)"
+    (re.compile(rf"\({_ID}[,;:]\s*"), "("),  # "(R-F2: the fix button …)"
+    (re.compile(rf"^{_ID}:\s*"), ""),  # "R-F1: application vulns get guidance"
+)
+
+
+def without_citations(node: Any) -> Any:
+    """`node` (an OpenAPI document) with the requirement ids its descriptions cite removed.
+
+    Descriptions are the docstrings of routes and read models, which cite the spec for those
+    who maintain them; /api/docs shows them to users, who should read only what and why.
+    """
+    if isinstance(node, dict):
+        return {
+            k: _uncited(v)
+            if k in ("description", "title") and isinstance(v, str)
+            else without_citations(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [without_citations(v) for v in node]
+    return node
+
+
+def _uncited(text: str) -> str:
+    for pattern, replacement in _CITATIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _integral(value: Any) -> Any:
     if isinstance(value, float) and value == float(v1.MAX_ID):
         return v1.MAX_ID
@@ -73,13 +106,13 @@ def _integral(value: Any) -> Any:
 
 def add_docs(app: FastAPI) -> None:
     """Serve Swagger UI for `app.openapi_url` at /api/docs, with its assets; keep integer
-    bounds exact in the OpenAPI document."""
+    bounds exact in the OpenAPI document and leave requirement ids out of it."""
     openapi_url = app.openapi_url or "/openapi.json"
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = exact_bounds(default_openapi())
+            app.openapi_schema = without_citations(exact_bounds(default_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ SQLite and PostgreSQL, through the in-process console."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -62,3 +63,9 @@ def test_the_api_documents_every_detection_method(console: InProcessConsole) -> 
     parameters = document["paths"]["/api/v1/records"]["get"]["parameters"]
     [param] = [p for p in parameters if p["name"] == "method"]
     assert param["description"].split(",") == list(RECORD_FILTERS["method"])
+
+
+def test_the_api_documentation_cites_no_requirement_ids(console: InProcessConsole) -> None:
+    """/api/docs shows the OpenAPI descriptions to users: words, never "R-D11"."""
+    text = console.api("GET", "/api/openapi.json").text
+    assert not re.findall(r"\bR-[A-Z]{1,2}\d+\b.{0,40}", text)

@@ -30,7 +30,8 @@ def list_records(
     page: Page = 1,
     per_page: int = 50,
 ) -> views.RecordPage:
-    """Records, most urgent first (R-D11); `exploitable=true` is the R-D10 switch."""
+    """Records, most urgent first; `exploitable=true` lists only those with known exploitation."""
+    # Urgency order: R-D11; the exploitable switch: R-D10.
     return views.list_records(
         uow,
         type=type,
