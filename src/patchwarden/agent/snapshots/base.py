@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from patchwarden.agent.actions.base import Change, Installed, PackageManager, Target
+from patchwarden.agent.actions.base import (
+    QUERY_TIMEOUT,
+    Change,
+    Installed,
+    PackageManager,
+    Target,
+)
+from patchwarden.agent.runner import CommandNotFound, Completed
 from patchwarden.agent.state import PRIVATE_DIR, PRIVATE_FILE
 from patchwarden.protocol import v1
 
@@ -78,10 +85,28 @@ class SnapshotProvider:
     """Base class: subclasses set `name` and implement the four operations."""
 
     name: str = ""
+    tools: str = ""
+    """What to install when the provider's commands are missing ("the LVM tools")."""
 
     def unsupported(self, target: Target, mounts: Path = MOUNTS) -> Optional[str]:
-        """None when this provider can snapshot the target's root, else why not."""
+        """None when this provider can snapshot the target's root, else why not (`check`)."""
+        try:
+            self.check(target, mounts)
+        except SnapshotError as exc:
+            return str(exc)
+        return None
+
+    def check(self, target: Target, mounts: Path = MOUNTS) -> None:
+        """SnapshotError saying why this provider cannot snapshot the target's root."""
         raise NotImplementedError
+
+    def run(self, target: Target, argv: List[str]) -> Completed:
+        """Run one of the provider's commands on the host (never in the chroot: volumes and
+        subvolumes are the host's); SnapshotError naming `tools` when it is missing."""
+        try:
+            return target.host_runner.run(argv, timeout=QUERY_TIMEOUT)
+        except CommandNotFound as exc:
+            raise failed(f"{self.tools} are not installed ({exc})") from exc
 
     def create(
         self,

@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
-from patchwarden.agent.actions.base import QUERY_TIMEOUT, Change, Installed, PackageManager, Target
+from patchwarden.agent.actions.base import Change, Installed, PackageManager, Target
 from patchwarden.agent.actions.classify import tail
-from patchwarden.agent.runner import CommandNotFound, Completed
+from patchwarden.agent.runner import Completed
 from patchwarden.agent.snapshots.base import (
     MOUNTS,
     Draft,
@@ -56,25 +56,19 @@ class BtrfsProvider(SnapshotProvider):
     """btrfs subvolume snapshots of the root."""
 
     name = "btrfs"
+    tools = "btrfs-progs"
 
-    def _check(self, target: Target, mounts: Path) -> None:
+    def check(self, target: Target, mounts: Path = MOUNTS) -> None:
+        """SnapshotError unless the root is a btrfs subvolume."""
         mount = root_mount(target.root, mounts)
         if mount is None or mount[2] != "btrfs":
             kind = mount[2] if mount else "unknown"
             raise failed(f"{target.root} is on a {kind} filesystem, not btrfs")
-        done = self._run(target, ["btrfs", "subvolume", "show", str(target.root)])
+        done = self.run(target, ["btrfs", "subvolume", "show", str(target.root)])
         if not done.ok:
             raise failed(
                 f"{target.root} is not a btrfs subvolume", tail=tail(done.stdout + done.stderr)
             )
-
-    def unsupported(self, target: Target, mounts: Path = MOUNTS) -> Optional[str]:
-        """None when the root is a btrfs subvolume."""
-        try:
-            self._check(target, mounts)
-        except Exception as exc:  # SnapshotError: its message is the reason
-            return str(exc)
-        return None
 
     def create(
         self,
@@ -86,12 +80,12 @@ class BtrfsProvider(SnapshotProvider):
         mounts: Path = MOUNTS,
     ) -> Taken:
         """`btrfs subvolume snapshot -r ROOT ROOT/.patchwarden-snapshots/<id>`."""
-        self._check(target, mounts)
+        self.check(target, mounts)
         folder = target.root / SNAPSHOT_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
         path = folder / draft.id
         argv = ["btrfs", "subvolume", "snapshot", "-r", str(target.root), str(path)]
-        done = self._run(target, argv)
+        done = self.run(target, argv)
         if not done.ok:
             raise failed("btrfs subvolume snapshot failed", tail=tail(done.stdout + done.stderr))
         info = v1.SnapshotInfo(
@@ -133,7 +127,7 @@ class BtrfsProvider(SnapshotProvider):
             ["btrfs", "subvolume", "show", fresh],
         ):
             commands.append(" ".join(argv))
-            done = self._run(target, argv)
+            done = self.run(target, argv)
             if not done.ok:
                 return Restored(tuple(commands), self._error(argv, done))
         new_id = subvolume_id(done.stdout)
@@ -141,7 +135,7 @@ class BtrfsProvider(SnapshotProvider):
             return Restored(tuple(commands), self._error(commands[-1].split(), done))
         argv = ["btrfs", "subvolume", "set-default", str(new_id), str(target.root)]
         commands.append(" ".join(argv))
-        done = self._run(target, argv)
+        done = self.run(target, argv)
         if not done.ok:
             return Restored(tuple(commands), self._error(argv, done))
         return Restored(tuple(commands), None, restart_required=True)
@@ -149,7 +143,7 @@ class BtrfsProvider(SnapshotProvider):
     def delete(self, target: Target, info: v1.SnapshotInfo) -> List[str]:
         """`btrfs subvolume delete PATH`."""
         argv = ["btrfs", "subvolume", "delete", info.location]
-        done = self._run(target, argv)
+        done = self.run(target, argv)
         if not done.ok and "No such file" not in done.stderr:
             raise failed(f"deleting {info.location} failed", tail=tail(done.stdout + done.stderr))
         return [" ".join(argv)]
@@ -162,10 +156,3 @@ class BtrfsProvider(SnapshotProvider):
             "read the output; the snapshot itself is unchanged",
             tail(done.stdout + done.stderr),
         )
-
-    @staticmethod
-    def _run(target: Target, argv: List[str]) -> Completed:
-        try:
-            return target.host_runner.run(argv, timeout=QUERY_TIMEOUT)
-        except CommandNotFound as exc:
-            raise failed(f"btrfs-progs are not installed ({exc})") from exc

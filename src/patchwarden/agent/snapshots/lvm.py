@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
-from patchwarden.agent.actions.base import QUERY_TIMEOUT, Change, Installed, PackageManager, Target
+from patchwarden.agent.actions.base import Change, Installed, PackageManager, Target
 from patchwarden.agent.actions.classify import tail
-from patchwarden.agent.runner import CommandNotFound, Completed
 from patchwarden.agent.snapshots.base import (
     MOUNTS,
     Draft,
@@ -78,6 +77,11 @@ class LvmProvider(SnapshotProvider):
     """LVM copy-on-write snapshots of the root's logical volume."""
 
     name = "lvm"
+    tools = "the LVM tools"
+
+    def check(self, target: Target, mounts: Path = MOUNTS) -> None:
+        """SnapshotError unless the root is on an LV of a VG with room for a snapshot."""
+        self._origin(target, mounts)
 
     def _origin(self, target: Target, mounts: Path) -> LogicalVolume:
         """The LV the root is mounted from, or SnapshotError saying why there is none."""
@@ -87,10 +91,7 @@ class LvmProvider(SnapshotProvider):
         device = mount[0]
         if not device.startswith("/dev/"):
             raise failed(f"{target.root} is not on a block device ({device}): no LVM snapshot")
-        try:
-            done = target.host_runner.run(list(LVS), timeout=QUERY_TIMEOUT)
-        except CommandNotFound as exc:
-            raise failed(f"the LVM tools are not installed ({exc})") from exc
+        done = self.run(target, list(LVS))
         if not done.ok:
             raise failed("lvs failed", tail=tail(done.stdout + done.stderr))
         for lv in parse_lvs(done.stdout):
@@ -104,14 +105,6 @@ class LvmProvider(SnapshotProvider):
                     )
                 return lv
         raise failed(f"{target.root} is on {device}, which is not an LVM logical volume")
-
-    def unsupported(self, target: Target, mounts: Path = MOUNTS) -> Optional[str]:
-        """None when the root is on an LV of a VG with room for a snapshot."""
-        try:
-            self._origin(target, mounts)
-        except Exception as exc:  # SnapshotError: its message is the reason
-            return str(exc)
-        return None
 
     def create(
         self,
@@ -127,7 +120,7 @@ class LvmProvider(SnapshotProvider):
         size = snapshot_size(lv)
         argv = ["lvcreate", "--snapshot", "--name", lv_name(draft.id), "--size", f"{size}b"]
         argv.append(f"{lv.vg}/{lv.name}")
-        done = self._run(target, argv)
+        done = self.run(target, argv)
         if not done.ok:
             raise failed("lvcreate failed", tail=tail(done.stdout + done.stderr))
         info = v1.SnapshotInfo(
@@ -151,7 +144,7 @@ class LvmProvider(SnapshotProvider):
     ) -> Restored:
         """`lvconvert --merge VG/snapshot`: takes effect when the origin is next activated."""
         argv = ["lvconvert", "--merge", info.location]
-        done = self._run(target, argv)
+        done = self.run(target, argv)
         if not done.ok:
             return Restored(
                 (" ".join(argv),),
@@ -167,14 +160,7 @@ class LvmProvider(SnapshotProvider):
     def delete(self, target: Target, info: v1.SnapshotInfo) -> List[str]:
         """`lvremove -y VG/snapshot`."""
         argv = ["lvremove", "-y", info.location]
-        done = self._run(target, argv)
+        done = self.run(target, argv)
         if not done.ok and "not found" not in done.stderr:
             raise failed(f"lvremove {info.location} failed", tail=tail(done.stdout + done.stderr))
         return [" ".join(argv)]
-
-    @staticmethod
-    def _run(target: Target, argv: List[str]) -> Completed:
-        try:
-            return target.host_runner.run(argv, timeout=QUERY_TIMEOUT)
-        except CommandNotFound as exc:
-            raise failed(f"the LVM tools are not installed ({exc})") from exc
