@@ -189,6 +189,21 @@ class BodyReader:
         return Body(wire, data)
 
 
+def stored_inventory(body: Optional[bytes]) -> Optional[dict[str, Any]]:
+    """The `inventory` object of an upload as the console stored it (gzip or plain JSON);
+    None when there is none or it cannot be read. The body passed admission when it came, so
+    it is only inflated and parsed here, not checked again."""
+    if body is None:
+        return None
+    try:
+        if body[:2] == b"\x1f\x8b":
+            body = zlib.decompress(body, wbits=31)
+        inventory = json.loads(body)["inventory"]
+    except (zlib.error, ValueError, KeyError, TypeError):
+        return None
+    return inventory if isinstance(inventory, dict) else None
+
+
 def read_body(body: bytes, limits: BodyLimits, content_encoding: str = "") -> Body:
     """`BodyReader` over a body already in memory (services called without the server)."""
     reader = BodyReader(limits, content_encoding)

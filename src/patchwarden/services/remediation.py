@@ -20,8 +20,6 @@ its job's (queued, running, succeeded, failed with the agent's error code) or it
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +35,7 @@ from patchwarden.core.versions import compare
 from patchwarden.core.vocabulary import VulnType
 from patchwarden.protocol import v1
 from patchwarden.services import availability
+from patchwarden.services.admission import stored_inventory
 from patchwarden.services.availability import Availability, Context, refused, snapshot_of
 from patchwarden.services.errors import InvalidRequest, NotFound
 from patchwarden.services.ports import (
@@ -319,17 +318,15 @@ class _Installed:
 
 def installed_packages(body: Optional[bytes]) -> Optional[dict[str, _Installed]]:
     """name -> installed package of an inventory upload as stored (None when unreadable)."""
-    if body is None:
+    inventory = stored_inventory(body)
+    if inventory is None:
         return None
     try:
-        if body[:2] == b"\x1f\x8b":
-            body = gzip.decompress(body)
-        packages = json.loads(body)["inventory"]["packages"] or []
         out: dict[str, _Installed] = {}
-        for p in packages:
+        for p in inventory.get("packages") or []:
             out.setdefault(str(p["name"]), _Installed(str(p["version"]), str(p["format"])))
         return out
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 

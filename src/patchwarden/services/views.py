@@ -6,8 +6,6 @@ as response models); times are ISO 8601 strings, as the API has always written t
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -23,6 +21,7 @@ from patchwarden.core.matching import Confidence, Method
 from patchwarden.core.priority import Bucket
 from patchwarden.core.records import State
 from patchwarden.core.vocabulary import VulnType
+from patchwarden.services.admission import stored_inventory
 from patchwarden.services.availability import RecordActions, record_actions
 from patchwarden.services.errors import InvalidRequest, NotFound
 from patchwarden.services.ports import (
@@ -190,15 +189,13 @@ _NO_PROCESSES = Inventory(host=InventoryHost(hostname=""))
 def _running(body: Optional[bytes]) -> Inventory:
     """The processes, scan events and coverage of a stored upload (only those decoded); an
     empty inventory when there is none or it cannot be read."""
-    if body is None:
+    data = stored_inventory(body)
+    if data is None:
         return _NO_PROCESSES
+    wanted = ("host", "processes", "scan_events", "covered")
     try:
-        if body[:2] == b"\x1f\x8b":
-            body = gzip.decompress(body)
-        data = json.loads(body)["inventory"]
-        wanted = ("host", "processes", "scan_events", "covered")
         return Inventory.from_dict({k: data[k] for k in wanted if k in data})
-    except (OSError, ValueError, KeyError, TypeError, InventoryError):
+    except InventoryError:
         return _NO_PROCESSES
 
 
